@@ -1,0 +1,66 @@
+// The selector picks one strategy per transfer and says why (DESIGN invariant 4). Its thresholds
+// come from a Profile: documented defaults (docs/performance.md) or one that
+// `zcnet bench --calibrate` wrote for this machine.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "zcnet/capabilities.hpp"
+#include "zcnet/endpoint.hpp"
+#include "zcnet/error.hpp"
+#include "zcnet/strategy.hpp"
+
+namespace zcnet {
+
+struct Profile {
+  // File -> socket whose peer is on this machine (loopback, Unix): the receiver's copy bounds
+  // throughput and a linear skb is cheaper to copy out than page fragments, so mmap+write wins
+  // from this size up and read-write below it.
+  std::uint64_t local_mmap_min_bytes = 256 * 1024;
+  // File -> socket whose peer is remote: sendfile from this size up, read-write below it.
+  std::uint64_t remote_sendfile_min_bytes = 16 * 1024;
+  // Memory -> socket: MSG_ZEROCOPY only pays off from about this size (kernel msg_zerocopy doc:
+  // ~10 KB) and only to a remote peer (loopback always copies).
+  std::uint64_t zerocopy_min_bytes = 64 * 1024;
+
+  static Profile defaults() { return {}; }
+  // JSON object with the field names above; unknown keys ignored, missing keys keep defaults.
+  static Result<Profile> load(const std::string& path);
+  Result<void> save(const std::string& path) const;
+  // $ZCNET_PROFILE, else $XDG_CONFIG_HOME/zcnet/profile.json, else ~/.config/zcnet/profile.json.
+  static std::string default_path();
+};
+
+struct Choice {
+  StrategyKind strategy = StrategyKind::ReadWrite;
+  std::string reason;  // "file->socket, 1048576 B >= local mmap threshold 262144"
+};
+
+class Selector {
+ public:
+  Selector(const Capabilities& caps, Profile profile) : caps_(&caps), profile_(profile) {}
+
+  // `size`: bytes to move if known. `forced` != Auto bypasses the policy (still checked against
+  // endpoint kinds and capabilities by make_strategy).
+  Choice choose(const Source& src, const Sink& dst, std::optional<std::uint64_t> size,
+                StrategyKind forced = StrategyKind::Auto) const;
+  // The next strategy after `failed` for this pair (read-write ends every chain); nullopt if
+  // `failed` was already the last.
+  std::optional<StrategyKind> fallback(StrategyKind failed, const Source& src,
+                                       const Sink& dst) const;
+
+  const Capabilities& caps() const noexcept { return *caps_; }
+  const Profile& profile() const noexcept { return profile_; }
+
+ private:
+  const Capabilities* caps_;
+  Profile profile_;
+};
+
+// True if the socket's peer is this machine (loopback address or AF_UNIX). One getpeername().
+bool peer_is_local(int socket_fd) noexcept;
+
+}  // namespace zcnet

@@ -1,0 +1,88 @@
+// A strategy is one way to move bytes between two endpoint kinds. It is loop-agnostic
+// (DESIGN invariant 1): it performs syscalls on the fds it was given and reports progress, what it
+// would block on, done, or a typed error. Loops drive strategies; strategies never own a loop.
+#pragma once
+
+#include <cstdint>
+#include <limits>
+#include <memory>
+#include <optional>
+#include <string_view>
+
+#include "zcnet/endpoint.hpp"
+#include "zcnet/error.hpp"
+#include "zcnet/stats.hpp"
+
+namespace zcnet {
+
+enum class StrategyKind : std::uint8_t {
+  ReadWrite,
+  Mmap,
+  Sendfile,
+  Splice,
+  Tee,
+  MsgZerocopy,
+  UringSend,
+  UringSendZc,
+  UringSplice,
+  Auto,
+};
+
+std::string_view to_string(StrategyKind k) noexcept;  // "read-write", "uring-send-zc", ...
+std::optional<StrategyKind> parse_strategy(std::string_view name) noexcept;
+
+enum class Direction : std::uint8_t { Read, Write };
+
+// What a step stopped on: `fd` would block for `dir`. For io_uring strategies the fd is the ring's
+// own fd, readable when completions are waiting.
+struct Wait {
+  int fd = -1;
+  Direction dir = Direction::Read;
+};
+
+struct Outcome {
+  std::uint64_t bytes = 0;  // bytes delivered to the sink during this step
+  // false: this strategy consumed nothing and cannot do this transfer (error says why: EINVAL,
+  // ENOSYS, EOPNOTSUPP ...); the caller may try the next strategy with nothing lost.
+  bool handled = true;
+  bool done = false;          // every byte delivered and every kernel completion collected
+  std::optional<Wait> wait;   // set when the step stopped because an fd would block
+  std::optional<Error> error; // set on failure (with handled == true: the transfer is over)
+};
+
+inline constexpr std::uint64_t kNoBudget = std::numeric_limits<std::uint64_t>::max();
+
+class Strategy {
+ public:
+  virtual ~Strategy() = default;
+  virtual StrategyKind kind() const noexcept = 0;
+  // Moves bytes until done, an fd would block, an error, or about `budget` bytes moved (a loop
+  // passes a budget to keep many connections fair). Adds what it did to the stats it was given.
+  virtual Outcome step(std::uint64_t budget = kNoBudget) = 0;
+};
+
+class BufferPool;
+class PipePool;
+struct Capabilities;
+
+// What a strategy may use besides its endpoints. All pointers outlive the strategy.
+struct StrategyContext {
+  Stats* stats = nullptr;
+  BufferPool* buffers = nullptr;
+  PipePool* pipes = nullptr;
+  const Capabilities* caps = nullptr;
+  // Bytes to move; nullopt = until the source ends (EOF). For a FileRange source the Transfer fills
+  // it from the range length or fstat, so a short source (truncated file) is detected as ENODATA.
+  std::optional<std::uint64_t> limit;
+  // Bytes per chunk for buffer-based strategies (read-write, msg-zerocopy, uring-*).
+  std::size_t chunk_bytes = 256 * 1024;
+  // Tee only: the mirror that receives a copy of every byte (a pipe or socket; nullopt = none).
+  std::optional<Sink> mirror;
+};
+
+// Builds `kind` for this pair, or EOPNOTSUPP if the kind cannot move bytes between these
+// endpoints (or the kernel lacks what it needs). Never returns for kind == Auto.
+Result<std::unique_ptr<Strategy>> make_strategy(StrategyKind kind, const Source& src,
+                                                const Sink& dst, const StrategyContext& ctx);
+
+}  // namespace zcnet
