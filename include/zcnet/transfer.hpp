@@ -64,12 +64,14 @@ class Transfer {
   const Choice& choice() const noexcept;
   const Stats& stats() const noexcept;
 
+  struct State;  // defined in transfer.cpp
+
  private:
-  struct State;
   std::unique_ptr<State> state_;  // one allocation per transfer: keeps Stats at a stable address
 };
 
 // Drives a transfer to its end on the calling thread, poll()ing whatever a step waits on.
-Result<Stats> run_blocking(Transfer& transfer);
+// ETIMEDOUT if a wait sees no readiness for `idle_timeout_ms` (-1: wait forever).
+Result<Stats> run_blocking(Transfer& transfer, int idle_timeout_ms = -1);
 
 }  // namespace zcnet

@@ -174,7 +174,12 @@ Receiver::Receiver(UniqueFd fd) : fd_(std::move(fd)) {
 }
 
 Receiver::~Receiver() {
-  if (thread_.joinable()) thread_.join();
+  // A test that failed early still holds the sending end open: end the read loop instead of
+  // waiting forever for an EOF that would never come.
+  if (thread_.joinable()) {
+    ::shutdown(fd_.get(), SHUT_RDWR);
+    thread_.join();
+  }
 }
 
 Receiver::Result Receiver::wait() {

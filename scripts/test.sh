@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Runs every test: lint (clang-format, clang 14 build), then the release, ASan+UBSan, TSan and
+# portable builds, each through ctest.
+# ZCNET_TEST_PRESETS="release asan" picks a subset.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+presets=${ZCNET_TEST_PRESETS:-"release asan tsan portable"}
+if [ -z "${ZCNET_TEST_PRESETS:-}" ]; then
+  scripts/lint.sh
+fi
+jobs=$(nproc)
+for preset in $presets; do
+  echo "=== $preset: configure and build"
+  cmake --preset "$preset" >/dev/null
+  cmake --build --preset "$preset" -j "$jobs"
+  echo "=== $preset: ctest"
+  # Tests share 2 cores and real sockets: run them one at a time so timings stay sane.
+  env_extra=()
+  [ "$preset" = tsan ] && env_extra=(TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1")
+  env "${env_extra[@]}" ctest --preset "$preset" -j 1
+done

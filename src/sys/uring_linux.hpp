@@ -1,0 +1,43 @@
+// io_uring: a move-only ring (RAII around io_uring_queue_init / io_uring_queue_exit) and opcode
+// probes. Helpers return a negative errno (liburing style).
+#pragma once
+
+#include <liburing.h>
+
+#include <memory>
+
+namespace zcnet::sys {
+
+// IORING_SEND_ZC_REPORT_USAGE / IORING_NOTIF_USAGE_ZC_COPIED (kernel 6.2) are missing from
+// liburing 2.3's copy of the uapi header: with the flag, a send_zc notification's res carries
+// the copied bit when the kernel copied the data after all (always on loopback).
+inline constexpr unsigned kSendZcReportUsage = 1U << 3;
+inline constexpr unsigned kNotifUsageZcCopied = 1U << 31;
+
+class UringRing {
+ public:
+  UringRing() = default;
+  UringRing(UringRing&&) noexcept = default;
+  UringRing& operator=(UringRing&& other) noexcept;
+  UringRing(const UringRing&) = delete;
+  UringRing& operator=(const UringRing&) = delete;
+  ~UringRing();
+
+  // 0 or -errno: EPERM (kernel.io_uring_disabled), ENOSYS (seccomp / old kernel), ENOMEM.
+  int init(unsigned entries, unsigned flags = 0) noexcept;
+
+  explicit operator bool() const noexcept { return ring_ != nullptr; }
+  io_uring* get() const noexcept { return ring_.get(); }
+  // Readable (poll/epoll) when completions are waiting in the CQ ring.
+  int fd() const noexcept { return ring_ ? ring_->ring_fd : -1; }
+
+ private:
+  void reset() noexcept;
+  std::unique_ptr<io_uring> ring_;  // heap: the address handed to the kernel helpers stays put
+};
+
+// Whether this kernel supports `opcode` (IORING_OP_*). Probed once per process through a
+// throwaway ring; false when io_uring itself is unavailable.
+bool uring_opcode_supported(int opcode) noexcept;
+
+}  // namespace zcnet::sys

@@ -1,0 +1,40 @@
+#include "transfer/progress.hpp"
+
+#include <fmt/format.h>
+#include <sys/stat.h>
+
+namespace zcnet::detail {
+
+Result<std::optional<std::uint64_t>> resolve_limit(const Source& src, const StrategyContext& ctx) {
+  if (ctx.limit) return ctx.limit;
+  if (const auto* m = std::get_if<Memory>(&src))
+    return std::optional<std::uint64_t>(m->bytes.size());
+  const auto* f = std::get_if<FileRange>(&src);
+  if (!f) return std::optional<std::uint64_t>{};
+  struct stat st {};
+  if (::fstat(f->fd, &st) != 0) return last_error("fstat", describe_fd(f->fd));
+  const auto size = static_cast<std::uint64_t>(st.st_size);
+  const std::uint64_t avail = f->offset < size ? size - f->offset : 0;
+  return std::optional<std::uint64_t>(f->length ? std::min(*f->length, avail) : avail);
+}
+
+std::string describe_pair(const Source& src, const Sink& dst) {
+  std::string from = kind_of(src) == EndpointKind::Memory
+                         ? fmt::format("memory ({} B)", std::get<Memory>(src).bytes.size())
+                         : describe_fd(fd_of(src));
+  return from + " -> " + describe_fd(fd_of(dst));
+}
+
+Error source_ended(std::string_view op, const Source& src, const Sink& dst, std::uint64_t got,
+                   std::uint64_t limit) {
+  return Error(ENODATA, op,
+               fmt::format("source ended after {} of {} B (truncated?): {}", got, limit,
+                           describe_pair(src, dst)));
+}
+
+std::optional<std::uint64_t> sink_offset(const Sink& dst, std::uint64_t delivered) noexcept {
+  if (const auto* f = std::get_if<FileRange>(&dst)) return f->offset + delivered;
+  return std::nullopt;
+}
+
+}  // namespace zcnet::detail

@@ -1,0 +1,48 @@
+// Private: what every strategy tracks (bytes taken from the source and delivered to the sink,
+// against the limit) and the error contexts strategies report.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "zcnet/endpoint.hpp"
+#include "zcnet/error.hpp"
+#include "zcnet/stats.hpp"
+#include "zcnet/strategy.hpp"
+
+namespace zcnet::detail {
+
+struct Progress {
+  std::optional<std::uint64_t> limit;  // nullopt: until the source ends
+  std::uint64_t consumed = 0;          // taken from the source
+  std::uint64_t delivered = 0;         // written to the sink
+
+  // Most bytes the source may still give (kNoBudget when only EOF ends it).
+  std::uint64_t left() const noexcept { return limit ? *limit - consumed : kNoBudget; }
+  bool all_consumed() const noexcept { return limit && consumed >= *limit; }
+  // The source ended early: it had a stated length and gave less.
+  bool short_of_limit() const noexcept { return limit && consumed < *limit; }
+};
+
+// Bytes to move: ctx.limit if set; else a file source's range length clipped to its size now (the
+// Transfer normally fills ctx.limit this way), a memory source's span size, or nullopt (EOF).
+Result<std::optional<std::uint64_t>> resolve_limit(const Source& src, const StrategyContext& ctx);
+
+// "file /tmp/x -> peer 127.0.0.1:1234". Error paths only: it makes syscalls.
+std::string describe_pair(const Source& src, const Sink& dst);
+
+// ENODATA: the source ended `got` bytes into a transfer of `limit`.
+Error source_ended(std::string_view op, const Source& src, const Sink& dst, std::uint64_t got,
+                   std::uint64_t limit);
+
+// The file sink's byte position after `delivered` bytes, or nullopt for pipes and sockets.
+std::optional<std::uint64_t> sink_offset(const Sink& dst, std::uint64_t delivered) noexcept;
+
+// The stats a strategy adds to: ctx.stats, or `fallback` when the caller passed none.
+inline Stats* stats_or(const StrategyContext& ctx, Stats& fallback) noexcept {
+  return ctx.stats ? ctx.stats : &fallback;
+}
+
+}  // namespace zcnet::detail

@@ -1,0 +1,128 @@
+#include "zcnet/selector.hpp"
+
+#include <arpa/inet.h>
+#include <fmt/format.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include <cstring>
+
+namespace zcnet {
+
+bool peer_is_local(int socket_fd) noexcept {
+  sockaddr_storage peer{}, self{};
+  socklen_t plen = sizeof peer, slen = sizeof self;
+  if (::getpeername(socket_fd, reinterpret_cast<sockaddr*>(&peer), &plen) != 0) return false;
+  if (peer.ss_family == AF_UNIX) return true;
+  if (peer.ss_family == AF_INET) {
+    const auto& p = reinterpret_cast<const sockaddr_in&>(peer);
+    if ((ntohl(p.sin_addr.s_addr) >> 24) == 127) return true;
+  } else if (peer.ss_family == AF_INET6) {
+    const auto& p = reinterpret_cast<const sockaddr_in6&>(peer);
+    if (IN6_IS_ADDR_LOOPBACK(&p.sin6_addr)) return true;
+    if (IN6_IS_ADDR_V4MAPPED(&p.sin6_addr) && p.sin6_addr.s6_addr[12] == 127) return true;
+  } else {
+    return false;
+  }
+  // A peer at one of our own addresses (not loopback) is still this machine.
+  if (::getsockname(socket_fd, reinterpret_cast<sockaddr*>(&self), &slen) != 0) return false;
+  if (peer.ss_family == AF_INET)
+    return reinterpret_cast<const sockaddr_in&>(peer).sin_addr.s_addr ==
+           reinterpret_cast<const sockaddr_in&>(self).sin_addr.s_addr;
+  return std::memcmp(&reinterpret_cast<const sockaddr_in6&>(peer).sin6_addr,
+                     &reinterpret_cast<const sockaddr_in6&>(self).sin6_addr,
+                     sizeof(in6_addr)) == 0;
+}
+
+namespace {
+
+Choice choose_file_to_socket(const Capabilities& caps, const Profile& prof, int sock,
+                             std::optional<std::uint64_t> size) {
+  std::uint64_t n = size.value_or(0);
+  // The peer's location decides: a local receiver pays its copy either way and copies a linear
+  // skb (write/mmap) faster than page fragments (sendfile/splice); a remote one gains from
+  // sending pages straight from the page cache.
+  if (peer_is_local(sock)) {
+    if (n >= prof.local_mmap_min_bytes)
+      return {StrategyKind::Mmap,
+              fmt::format("file->local socket, {} B >= mmap threshold {} B", n,
+                          prof.local_mmap_min_bytes)};
+    return {StrategyKind::ReadWrite,
+            fmt::format("file->local socket, {} B < mmap threshold {} B", n,
+                        prof.local_mmap_min_bytes)};
+  }
+  if (caps.sendfile && n >= prof.remote_sendfile_min_bytes)
+    return {StrategyKind::Sendfile,
+            fmt::format("file->remote socket, {} B >= sendfile threshold {} B", n,
+                        prof.remote_sendfile_min_bytes)};
+  if (!caps.sendfile)
+    return {StrategyKind::ReadWrite, "file->remote socket, sendfile unavailable"};
+  return {StrategyKind::ReadWrite,
+          fmt::format("file->remote socket, {} B < sendfile threshold {} B", n,
+                      prof.remote_sendfile_min_bytes)};
+}
+
+Choice splice_or_copy(const Capabilities& caps, EndpointKind from, EndpointKind to) {
+  if (caps.splice)
+    return {StrategyKind::Splice,
+            fmt::format("{}->{}: splice through a pipe, no user-space copy", to_string(from),
+                        to_string(to))};
+  return {StrategyKind::ReadWrite,
+          fmt::format("{}->{}: splice unavailable", to_string(from), to_string(to))};
+}
+
+}  // namespace
+
+Choice Selector::choose(const Source& src, const Sink& dst, std::optional<std::uint64_t> size,
+                        StrategyKind forced) const {
+  if (forced != StrategyKind::Auto) return {forced, "forced by the caller"};
+  const EndpointKind from = kind_of(src), to = kind_of(dst);
+  const Capabilities& caps = *caps_;
+
+  if (from == EndpointKind::Memory) {
+    std::uint64_t n = size.value_or(0);
+    if (to == EndpointKind::Socket && caps.msg_zerocopy && n >= profile_.zerocopy_min_bytes &&
+        !peer_is_local(fd_of(dst)))
+      return {StrategyKind::MsgZerocopy,
+              fmt::format("memory->remote socket, {} B >= zero-copy threshold {} B", n,
+                          profile_.zerocopy_min_bytes)};
+    return {StrategyKind::ReadWrite,
+            to == EndpointKind::Socket
+                ? "memory->socket: local peer or small write; MSG_ZEROCOPY would copy anyway"
+                : "memory source: one write, no extra copy"};
+  }
+  if (from == EndpointKind::File) {
+    if (to == EndpointKind::Socket) return choose_file_to_socket(caps, profile_, fd_of(dst), size);
+    if (to == EndpointKind::File && caps.sendfile)
+      return {StrategyKind::Sendfile, "file->file: sendfile copies inside the kernel"};
+    if (to == EndpointKind::Pipe) return splice_or_copy(caps, from, to);
+    return {StrategyKind::ReadWrite, "file->file: sendfile unavailable"};
+  }
+  // Socket or pipe source: splice moves page references through a pipe.
+  return splice_or_copy(caps, from, to);
+}
+
+std::optional<StrategyKind> Selector::fallback(StrategyKind failed, const Source& src,
+                                               const Sink& dst) const {
+  switch (failed) {
+    case StrategyKind::ReadWrite:
+    case StrategyKind::Tee:  // no other strategy feeds a mirror: failing is the honest answer
+    case StrategyKind::Auto: return std::nullopt;
+    case StrategyKind::UringSendZc:
+      if (caps_->allows(StrategyKind::UringSend)) return StrategyKind::UringSend;
+      break;
+    case StrategyKind::UringSplice:
+      if (caps_->allows(StrategyKind::Splice)) return StrategyKind::Splice;
+      break;
+    case StrategyKind::Sendfile:
+      // sendfile refuses some pairs (e.g. file->file on old kernels); splice covers file->socket.
+      if (kind_of(src) == EndpointKind::File && kind_of(dst) != EndpointKind::File &&
+          caps_->allows(StrategyKind::Splice))
+        return StrategyKind::Splice;
+      break;
+    default: break;
+  }
+  return StrategyKind::ReadWrite;
+}
+
+}  // namespace zcnet

@@ -1,0 +1,169 @@
+// sendfile: file -> socket/pipe by sendfile(2), file -> file by copy_file_range(2).
+#include <fcntl.h>
+#include <sys/socket.h>
+
+#include "strategy_driver.hpp"
+
+namespace zcnet {
+namespace {
+
+using namespace zcnet::test;
+
+class Sendfile_FileToSocket : public ::testing::TestWithParam<std::size_t> {};
+
+TEST_P(Sendfile_FileToSocket, DeliversEveryByteExactly) {
+  TempFile f = TempFile::with_pattern(GetParam());
+  Delivery d = file_to_socket(StrategyKind::Sendfile, f, FileRange{});
+  ASSERT_TRUE(d.drive.ok()) << d.drive.error_text();
+  EXPECT_EQ(d.rx.bytes, f.size());
+  EXPECT_EQ(d.rx.hash, f.hash());
+  EXPECT_EQ(d.stats.bytes, f.size());
+  EXPECT_EQ(d.stats.bytes_copied_user, 0u);
+}
+
+INSTANTIATE_TEST_SUITE_P(Sizes, Sendfile_FileToSocket, ::testing::ValuesIn(sizes_to_check()));
+
+TEST(Sendfile, FileToSocket_256MiB_IsByteExact) {
+  const TempFile& f = big_file();
+  Delivery d = file_to_socket(StrategyKind::Sendfile, f, FileRange{});
+  ASSERT_TRUE(d.drive.ok()) << d.drive.error_text();
+  EXPECT_EQ(d.rx.bytes, f.size());
+  EXPECT_EQ(d.rx.hash, f.hash());
+}
+
+TEST(Sendfile, FileRangeAtOffset_SendsOnlyThatRangeAndLeavesTheFdPositionAlone) {
+  TempFile f = TempFile::with_pattern(1 << 20);
+  ASSERT_EQ(::lseek(f.fd(), 333, SEEK_SET), 333);
+  FileRange range{-1, 5000, 400001};
+  Delivery d = file_to_socket(StrategyKind::Sendfile, f, range, false, kNoBudget, true);
+  ASSERT_TRUE(d.drive.ok()) << d.drive.error_text();
+  EXPECT_EQ(d.rx.bytes, 400001u);
+  EXPECT_EQ(d.rx.hash, f.hash(5000, 400001));
+  EXPECT_EQ(::lseek(f.fd(), 0, SEEK_CUR), 333);
+}
+
+TEST(Sendfile, NonblockingSinkWithSmallBudget_IsByteExact) {
+  TempFile f = TempFile::with_pattern((8 << 20) + 3);
+  Delivery d = file_to_socket(StrategyKind::Sendfile, f, FileRange{}, true, 128 * 1024);
+  ASSERT_TRUE(d.drive.ok()) << d.drive.error_text();
+  EXPECT_EQ(d.rx.bytes, f.size());
+  EXPECT_EQ(d.rx.hash, f.hash());
+}
+
+TEST(Sendfile, FileToFile_WritesAtSinkOffset) {
+  TempFile f = TempFile::with_pattern(5 << 20);
+  TempFile out = TempFile::empty();
+  Harness h;
+  auto strategy =
+      h.make(StrategyKind::Sendfile, FileRange{f.fd(), 4096, 3 << 20}, FileRange{out.fd(), 11});
+  ASSERT_TRUE(strategy);
+  Driven d = drive(*strategy);
+  if (!d.last.handled) GTEST_SKIP() << "copy_file_range refused: " << d.error_text();
+  ASSERT_TRUE(d.ok()) << d.error_text();
+  EXPECT_EQ(out.size(), 11u + (3 << 20));
+  EXPECT_EQ(out.hash(11), f.hash(4096, 3 << 20));
+}
+
+TEST(Sendfile, FileToOverlappingRangeOfItself_IsNotHandledSoTheTransferCanFallBack) {
+  TempFile f = TempFile::with_pattern(1 << 20);
+  Harness h;
+  auto strategy =
+      h.make(StrategyKind::Sendfile, FileRange{f.fd(), 0, 65536}, FileRange{f.fd(), 4096});
+  ASSERT_TRUE(strategy);
+  Outcome o = strategy->step();
+  EXPECT_FALSE(o.handled);
+  ASSERT_TRUE(o.error);
+  EXPECT_EQ(o.error->code(), EINVAL) << o.error->message();
+  EXPECT_EQ(o.bytes, 0u);
+}
+
+TEST(Sendfile, FileToPipe_IsByteExact) {
+  TempFile f = TempFile::with_pattern((2 << 20) + 1);
+  Harness h;
+  auto [r, w] = make_pipe();
+  Receiver rx(std::move(r));
+  auto strategy = h.make(StrategyKind::Sendfile, FileRange{f.fd()}, Pipe{w.get()});
+  ASSERT_TRUE(strategy);
+  Driven d = drive(*strategy);
+  if (!d.last.handled) GTEST_SKIP() << "sendfile to a pipe refused: " << d.error_text();
+  ASSERT_TRUE(d.ok()) << d.error_text();
+  w.reset();
+  auto got = rx.wait();
+  EXPECT_EQ(got.bytes, f.size());
+  EXPECT_EQ(got.hash, f.hash());
+}
+
+TEST(Sendfile, MemorySource_IsNotSupported) {
+  Harness h;
+  auto bytes = pattern(10);
+  auto [c, s] = unix_pair();
+  auto made = make_strategy(StrategyKind::Sendfile, Memory{bytes}, Socket{c.get()}, h.ctx);
+  ASSERT_FALSE(made);
+  EXPECT_EQ(made.error().code(), EOPNOTSUPP);
+}
+
+TEST(Sendfile, FileToSocket_PeerResetMidway_ReturnsTypedErrorWithoutSigpipe) {
+  TempFile f = TempFile::with_pattern(64 << 20);
+  Harness h;
+  auto [c, s] = tcp_pair();
+  ResettingPeer peer(std::move(s), 1 << 20);
+  auto strategy = h.make(StrategyKind::Sendfile, FileRange{f.fd()}, Socket{c.get()});
+  ASSERT_TRUE(strategy);
+  Driven d = drive(*strategy);
+  EXPECT_TRUE(is_reset_error(d.error_code())) << d.error_text();
+  EXPECT_TRUE(d.last.handled);
+  EXPECT_LT(d.bytes, f.size());
+}
+
+TEST(Sendfile, PipeSinkWithoutReader_ReturnsEpipeNotSigpipe) {
+  TempFile f = TempFile::with_pattern(100000);
+  Harness h;
+  auto [r, w] = make_pipe();
+  r.reset();
+  auto strategy = h.make(StrategyKind::Sendfile, FileRange{f.fd()}, Pipe{w.get()});
+  ASSERT_TRUE(strategy);
+  Driven d = drive(*strategy);
+  EXPECT_EQ(d.error_code(), EPIPE) << d.error_text();
+}
+
+TEST(Sendfile, FileTruncatedBetweenSteps_EndsInEnodata) {
+  TempFile f = TempFile::with_pattern(16 << 20);
+  Harness h;
+  auto [c, s] = tcp_pair();
+  Receiver rx(std::move(s));
+  auto strategy = h.make(StrategyKind::Sendfile, FileRange{f.fd()}, Socket{c.get()});
+  ASSERT_TRUE(strategy);
+  Driven d = drive(*strategy, 64 * 1024, [&](const Driven& so_far) {
+    if (so_far.steps == 1) {
+      ASSERT_EQ(::ftruncate(f.fd(), 1 << 20), 0);
+    }
+  });
+  EXPECT_EQ(d.error_code(), ENODATA) << d.error_text();
+  EXPECT_NE(d.error_text().find(f.path()), std::string::npos) << d.error_text();
+  EXPECT_EQ(d.bytes, 1u << 20);
+  c.reset();
+  EXPECT_EQ(rx.wait().bytes, 1u << 20);
+}
+
+TEST(Sendfile, FileTruncatedByAnotherThreadWhileReceiverIsSlow_EndsInEnodata) {
+  TempFile f = TempFile::with_pattern(64 << 20);
+  Harness h;
+  auto [c, s] = tcp_pair();
+  SlowReceiver rx(std::move(s));
+  std::thread truncator([&] {
+    while (rx.bytes() < (4u << 20)) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    ::ftruncate(f.fd(), 1 << 20);
+    rx.release();
+  });
+  auto strategy = h.make(StrategyKind::Sendfile, FileRange{f.fd()}, Socket{c.get()});
+  ASSERT_TRUE(strategy);
+  Driven d = drive(*strategy);
+  truncator.join();
+  EXPECT_EQ(d.error_code(), ENODATA) << d.error_text();
+  EXPECT_LT(d.bytes, 64u << 20);
+  c.reset();
+  rx.wait();
+}
+
+}  // namespace
+}  // namespace zcnet

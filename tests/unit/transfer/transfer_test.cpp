@@ -1,0 +1,179 @@
+// The Transfer: choice recorded, fallbacks lossless, header corked with the body.
+#include <gtest/gtest.h>
+#include <sys/socket.h>
+
+#include "support.hpp"
+#include "zcnet/transfer.hpp"
+
+namespace zcnet {
+namespace {
+
+using test::Receiver;
+using test::TempFile;
+
+EngineOptions with_caps(Capabilities caps) {
+  EngineOptions o;
+  o.caps = caps;
+  o.profile = Profile::defaults();
+  return o;
+}
+
+TEST(Transfer, Auto_FileToLocalSocket_RecordsChoiceAndIsByteExact) {
+  Engine engine(with_caps(Capabilities::probe()));
+  TempFile f = TempFile::with_pattern(3 << 20);
+  auto [c, s] = test::tcp_pair();
+  Receiver rx(std::move(s));
+  Transfer t(engine, FileRange{f.fd()}, Socket{c.get()});
+  auto stats = run_blocking(t);
+  ASSERT_TRUE(stats) << stats.error().message();
+  c.reset();
+  auto got = rx.wait();
+  EXPECT_EQ(got.bytes, f.size());
+  EXPECT_EQ(got.hash, f.hash());
+  EXPECT_EQ(stats->bytes, f.size());
+  EXPECT_EQ(t.choice().strategy, StrategyKind::Mmap) << t.choice().reason;
+  EXPECT_FALSE(t.choice().reason.empty());
+  EXPECT_TRUE(t.done());
+}
+
+// Every forced strategy whose capability is switched off falls back without losing a byte.
+class TransferFallback : public ::testing::TestWithParam<StrategyKind> {};
+
+TEST_P(TransferFallback, CapabilityOff_FallsBackByteExact) {
+  const StrategyKind k = GetParam();
+  Engine engine(with_caps(Capabilities::probe().without(k)));
+  TempFile f = TempFile::with_pattern(1 << 20);
+  auto [c, s] = test::tcp_pair();
+  Receiver rx(std::move(s));
+  TransferOptions o;
+  o.strategy = k;
+  Transfer t(engine, FileRange{f.fd(), 1000, 500000}, Socket{c.get()}, o);
+  auto stats = run_blocking(t);
+  ASSERT_TRUE(stats) << stats.error().message();
+  c.reset();
+  auto got = rx.wait();
+  EXPECT_EQ(got.bytes, 500000u);
+  EXPECT_EQ(got.hash, f.hash(1000, 500000));
+  EXPECT_NE(t.choice().strategy, k);
+  EXPECT_GE(stats->fallbacks, 1u);
+  EXPECT_NE(t.choice().reason.find("fallback from"), std::string::npos) << t.choice().reason;
+}
+
+INSTANTIATE_TEST_SUITE_P(EveryKernelMechanism, TransferFallback,
+                         ::testing::Values(StrategyKind::Sendfile, StrategyKind::Splice,
+                                           StrategyKind::MsgZerocopy, StrategyKind::UringSend,
+                                           StrategyKind::UringSendZc, StrategyKind::UringSplice),
+                         [](const auto& p) {
+                           std::string n(to_string(p.param));
+                           std::erase(n, '-');
+                           return n;
+                         });
+
+TEST(Transfer, ForcedWithoutFallback_CapabilityOff_IsTypedError) {
+  Engine engine(with_caps(Capabilities::probe().without(StrategyKind::Splice)));
+  TempFile f = TempFile::with_pattern(4096);
+  auto [c, s] = test::tcp_pair();
+  TransferOptions o;
+  o.strategy = StrategyKind::Splice;
+  o.allow_fallback = false;
+  Transfer t(engine, FileRange{f.fd()}, Socket{c.get()}, o);
+  auto r = run_blocking(t);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code(), EOPNOTSUPP) << r.error().message();
+}
+
+TEST(Transfer, Header_IsCorkedWithBody_AndArrivesFirst) {
+  Engine engine;
+  TempFile f = TempFile::with_pattern(100000);
+  auto [c, s] = test::tcp_pair();
+  Receiver rx(std::move(s));
+  const std::string header = "HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n";
+  TransferOptions o;
+  o.header = std::as_bytes(std::span(header));
+  o.strategy = StrategyKind::Sendfile;
+  Transfer t(engine, FileRange{f.fd()}, Socket{c.get()}, o);
+  auto stats = run_blocking(t);
+  ASSERT_TRUE(stats) << stats.error().message();
+  c.reset();
+  auto got = rx.wait();
+  std::vector<char> expect(header.begin(), header.end());
+  expect.resize(header.size() + 100000);
+  ASSERT_EQ(::pread(f.fd(), expect.data() + header.size(), 100000, 0), 100000);
+  EXPECT_EQ(got.bytes, expect.size());
+  EXPECT_EQ(got.hash, test::hash_bytes(expect.data(), expect.size()));
+  EXPECT_EQ(stats->bytes, expect.size());
+}
+
+TEST(Transfer, Header_WithEmptyBody_IsStillPushed) {
+  Engine engine;
+  TempFile f = TempFile::empty();
+  auto [c, s] = test::tcp_pair();
+  const std::string header = "HTTP/1.1 204 No Content\r\n\r\n";
+  TransferOptions o;
+  o.header = std::as_bytes(std::span(header));
+  Transfer t(engine, FileRange{f.fd()}, Socket{c.get()}, o);
+  ASSERT_TRUE(run_blocking(t));
+  // No MSG_MORE on a header with nothing after it: it must arrive without waiting for more.
+  char buf[64];
+  ssize_t n = ::recv(s.get(), buf, sizeof buf, 0);
+  EXPECT_EQ(n, static_cast<ssize_t>(header.size()));
+}
+
+TEST(Transfer, OffsetPastEndOfFile_MovesNothingAndIsDone) {
+  Engine engine;
+  TempFile f = TempFile::with_pattern(100);
+  auto [c, s] = test::tcp_pair();
+  Transfer t(engine, FileRange{f.fd(), 5000, {}}, Socket{c.get()});
+  auto stats = run_blocking(t);
+  ASSERT_TRUE(stats) << stats.error().message();
+  EXPECT_EQ(stats->bytes, 0u);
+  EXPECT_TRUE(t.done());
+}
+
+TEST(Transfer, BadSourceFd_IsTypedErrorNotCrash) {
+  Engine engine;
+  auto [c, s] = test::tcp_pair();
+  Transfer t(engine, FileRange{-1}, Socket{c.get()});
+  auto r = run_blocking(t);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code(), EBADF);
+}
+
+TEST(Transfer, SilentSocketSource_IdleTimeout_IsEtimedout) {
+  Engine engine;
+  auto [c, s] = test::tcp_pair(/*nonblocking_client=*/true);
+  TempFile out = TempFile::empty();
+  Transfer t(engine, Socket{c.get()}, FileRange{out.fd()});
+  auto r = run_blocking(t, 50);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code(), ETIMEDOUT) << r.error().message();
+}
+
+TEST(Transfer, SocketToFile_Auto_UntilEof_IsByteExact) {
+  Engine engine;
+  TempFile src = TempFile::with_pattern(5 << 20);
+  TempFile out = TempFile::empty();
+  auto pair = test::tcp_pair();
+  UniqueFd c = std::move(pair.first), s = std::move(pair.second);
+  std::thread sender([&] {
+    Transfer t(engine, FileRange{src.fd()}, Socket{c.get()});
+    ASSERT_TRUE(run_blocking(t));
+    c.reset();
+  });
+  Engine rx_engine;
+  Transfer t(rx_engine, Socket{s.get()}, FileRange{out.fd()});
+  auto stats = run_blocking(t);
+  sender.join();
+  ASSERT_TRUE(stats) << stats.error().message();
+  EXPECT_EQ(out.size(), src.size());
+  EXPECT_EQ(out.hash(), src.hash());
+  if (Capabilities::probe().splice) {
+    EXPECT_EQ(t.choice().strategy, StrategyKind::Splice) << t.choice().reason;
+    EXPECT_EQ(stats->bytes_copied_user, 0u);
+  } else {
+    EXPECT_EQ(t.choice().strategy, StrategyKind::ReadWrite) << t.choice().reason;
+  }
+}
+
+}  // namespace
+}  // namespace zcnet

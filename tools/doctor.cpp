@@ -1,0 +1,68 @@
+// `zcnet doctor`: what this kernel allows and the limits that matter for zero-copy I/O.
+#include <fmt/format.h>
+#include <sys/resource.h>
+
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "commands.hpp"
+#include "zcnet/capabilities.hpp"
+#include "zcnet/selector.hpp"
+
+namespace zcnet::cli {
+
+namespace {
+
+std::string read_proc(const char* path) {
+  std::ifstream in(path);
+  std::string v;
+  std::getline(in, v);
+  return v.empty() ? "unavailable" : v;
+}
+
+void run_doctor(bool json) {
+  const Capabilities& c = Capabilities::probe();
+  rlimit nofile{};
+  ::getrlimit(RLIMIT_NOFILE, &nofile);
+  const Profile profile = [] {
+    auto p = Profile::load(Profile::default_path());
+    return p ? *p : Profile::defaults();
+  }();
+  nlohmann::json j{
+      {"kernel", c.kernel},
+      {"sendfile", c.sendfile},
+      {"splice", c.splice},
+      {"tee", c.tee},
+      {"msg_zerocopy", c.msg_zerocopy},
+      {"io_uring", c.io_uring},
+      {"io_uring_send_zc", c.uring_send_zc},
+      {"io_uring_splice", c.uring_splice},
+      {"io_uring_fixed_buffers", c.uring_fixed_buffers},
+      {"pipe_max_bytes", c.pipe_max_bytes},
+      {"optmem_max", read_proc("/proc/sys/net/core/optmem_max")},
+      {"io_uring_disabled", read_proc("/proc/sys/kernel/io_uring_disabled")},
+      {"nofile_soft", nofile.rlim_cur},
+      {"nofile_hard", nofile.rlim_max},
+      {"profile_path", Profile::default_path()},
+      {"profile",
+       {{"local_mmap_min_bytes", profile.local_mmap_min_bytes},
+        {"remote_sendfile_min_bytes", profile.remote_sendfile_min_bytes},
+        {"zerocopy_min_bytes", profile.zerocopy_min_bytes}}}};
+  if (json) {
+    fmt::print("{}\n", j.dump(2));
+    return;
+  }
+  for (auto& [key, value] : j.items())
+    fmt::print("{:<24} {}\n", key, value.is_string() ? value.get<std::string>() : value.dump());
+}
+
+}  // namespace
+
+void add_doctor(CLI::App& app) {
+  auto json = std::make_shared<bool>(false);
+  auto* cmd = app.add_subcommand("doctor", "show kernel features and limits zcnet relies on");
+  cmd->add_flag("--json", *json, "print JSON");
+  cmd->callback([json] { run_doctor(*json); });
+}
+
+}  // namespace zcnet::cli

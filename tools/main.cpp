@@ -1,0 +1,26 @@
+// zcnet: move bytes between files, sockets and pipes with the fewest copies the kernel allows.
+#include <fmt/format.h>
+
+#include <csignal>
+
+#include "commands.hpp"
+
+int main(int argc, char** argv) {
+  // A peer that resets must surface as EPIPE from the syscall, never as a fatal signal.
+  std::signal(SIGPIPE, SIG_IGN);
+  CLI::App app{"zcnet: zero-copy network I/O (send, recv, doctor)"};
+  app.set_version_flag("--version", std::string("zcnet ") + ZCNET_VERSION);
+  app.require_subcommand(1);
+  zcnet::cli::add_send(app);
+  zcnet::cli::add_recv(app);
+  zcnet::cli::add_doctor(app);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  } catch (const std::exception& e) {
+    fmt::print(stderr, "zcnet: {}\n", e.what());
+    return 1;
+  }
+  return 0;
+}

@@ -1,0 +1,98 @@
+#include <netdb.h>
+#include <netinet/in.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+
+#include <cerrno>
+
+#include "commands.hpp"
+
+namespace zcnet::cli {
+
+namespace {
+
+struct HostPort {
+  std::string host, port;
+};
+
+Result<HostPort> split(const std::string& s) {
+  auto colon = s.rfind(':');
+  if (colon == std::string::npos || colon + 1 == s.size())
+    return Error(EINVAL, "parse address", "'" + s + "' is not HOST:PORT");
+  std::string host = s.substr(0, colon);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']')
+    host = host.substr(1, host.size() - 2);
+  return HostPort{host, s.substr(colon + 1)};
+}
+
+Result<addrinfo*> resolve(const std::string& host_port, bool passive) {
+  auto hp = split(host_port);
+  if (!hp) return std::move(hp).error();
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_flags = passive ? AI_PASSIVE : 0;
+  addrinfo* res = nullptr;
+  int rc = ::getaddrinfo(hp->host.empty() ? nullptr : hp->host.c_str(), hp->port.c_str(), &hints,
+                         &res);
+  if (rc != 0) return Error(EINVAL, "getaddrinfo", host_port + ": " + ::gai_strerror(rc));
+  return res;
+}
+
+}  // namespace
+
+Result<UniqueFd> connect_to(const std::string& host_port) {
+  auto res = resolve(host_port, false);
+  if (!res) return std::move(res).error();
+  Error last(ECONNREFUSED, "connect", host_port);
+  for (addrinfo* a = *res; a; a = a->ai_next) {
+    UniqueFd fd(::socket(a->ai_family, a->ai_socktype | SOCK_CLOEXEC, a->ai_protocol));
+    if (!fd) {
+      last = last_error("socket", host_port);
+      continue;
+    }
+    if (::connect(fd.get(), a->ai_addr, a->ai_addrlen) == 0) {
+      ::freeaddrinfo(*res);
+      return fd;
+    }
+    last = last_error("connect", host_port);
+  }
+  ::freeaddrinfo(*res);
+  return last;
+}
+
+Result<UniqueFd> listen_on(const std::string& host_port, int backlog) {
+  auto res = resolve(host_port, true);
+  if (!res) return std::move(res).error();
+  Error last(EADDRNOTAVAIL, "listen", host_port);
+  for (addrinfo* a = *res; a; a = a->ai_next) {
+    UniqueFd fd(::socket(a->ai_family, a->ai_socktype | SOCK_CLOEXEC, a->ai_protocol));
+    if (!fd) continue;
+    int one = 1;
+    ::setsockopt(fd.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    if (::bind(fd.get(), a->ai_addr, a->ai_addrlen) == 0 && ::listen(fd.get(), backlog) == 0) {
+      ::freeaddrinfo(*res);
+      return fd;
+    }
+    last = last_error("bind/listen", host_port);
+  }
+  ::freeaddrinfo(*res);
+  return last;
+}
+
+std::uint16_t local_port(int fd) {
+  sockaddr_storage ss{};
+  socklen_t len = sizeof ss;
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&ss), &len);
+  if (ss.ss_family == AF_INET6) return ntohs(reinterpret_cast<sockaddr_in6&>(ss).sin6_port);
+  return ntohs(reinterpret_cast<sockaddr_in&>(ss).sin_port);
+}
+
+CpuTimes cpu_now() {
+  rusage ru{};
+  ::getrusage(RUSAGE_SELF, &ru);
+  auto sec = [](const timeval& tv) { return tv.tv_sec + tv.tv_usec / 1e6; };
+  return {sec(ru.ru_utime), sec(ru.ru_stime)};
+}
+
+}  // namespace zcnet::cli
