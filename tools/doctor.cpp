@@ -45,7 +45,9 @@ void run_doctor(bool json) {
       {"nofile_hard", nofile.rlim_max},
       {"profile_path", Profile::default_path()},
       {"profile",
-       {{"local_mmap_min_bytes", profile.local_mmap_min_bytes},
+       {{"local_sendfile_min_bytes", profile.local_sendfile_min_bytes},
+        {"local_sendfile_max_bytes", profile.local_sendfile_max_bytes},
+        {"local_mmap_min_bytes", profile.local_mmap_min_bytes},
         {"remote_sendfile_min_bytes", profile.remote_sendfile_min_bytes},
         {"zerocopy_min_bytes", profile.zerocopy_min_bytes}}}};
   if (json) {

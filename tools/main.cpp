@@ -14,6 +14,7 @@ int main(int argc, char** argv) {
   zcnet::cli::add_send(app);
   zcnet::cli::add_recv(app);
   zcnet::cli::add_doctor(app);
+  zcnet::cli::add_serve(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -1,9 +1,9 @@
 #include <netdb.h>
 #include <netinet/in.h>
-#include <sys/resource.h>
 #include <sys/socket.h>
 
 #include <cerrno>
+#include <cstring>
 
 #include "commands.hpp"
 
@@ -33,8 +33,8 @@ Result<addrinfo*> resolve(const std::string& host_port, bool passive) {
   hints.ai_socktype = SOCK_STREAM;
   hints.ai_flags = passive ? AI_PASSIVE : 0;
   addrinfo* res = nullptr;
-  int rc = ::getaddrinfo(hp->host.empty() ? nullptr : hp->host.c_str(), hp->port.c_str(), &hints,
-                         &res);
+  int rc =
+      ::getaddrinfo(hp->host.empty() ? nullptr : hp->host.c_str(), hp->port.c_str(), &hints, &res);
   if (rc != 0) return Error(EINVAL, "getaddrinfo", host_port + ": " + ::gai_strerror(rc));
   return res;
 }
@@ -88,11 +88,20 @@ std::uint16_t local_port(int fd) {
   return ntohs(reinterpret_cast<sockaddr_in&>(ss).sin_port);
 }
 
-CpuTimes cpu_now() {
-  rusage ru{};
-  ::getrusage(RUSAGE_SELF, &ru);
-  auto sec = [](const timeval& tv) { return tv.tv_sec + tv.tv_usec / 1e6; };
-  return {sec(ru.ru_utime), sec(ru.ru_stime)};
+Result<std::vector<Address>> resolve(const std::string& host_port) {
+  auto res = resolve(host_port, false);
+  if (!res) return std::move(res).error();
+  std::vector<Address> out;
+  for (addrinfo* a = *res; a; a = a->ai_next) {
+    if (a->ai_addrlen > sizeof(sockaddr_storage)) continue;
+    Address addr;
+    std::memcpy(&addr.addr, a->ai_addr, a->ai_addrlen);
+    addr.len = a->ai_addrlen;
+    out.push_back(addr);
+  }
+  ::freeaddrinfo(*res);
+  if (out.empty()) return Error(EADDRNOTAVAIL, "getaddrinfo", host_port);
+  return out;
 }
 
 }  // namespace zcnet::cli

@@ -13,11 +13,11 @@ struct Capabilities {
   bool sendfile = false;
   bool splice = false;
   bool tee = false;
-  bool msg_zerocopy = false;         // SO_ZEROCOPY accepted on a TCP socket
-  bool io_uring = false;             // a ring could be set up (not disabled by sysctl/seccomp)
-  bool uring_send_zc = false;        // IORING_OP_SEND_ZC supported
-  bool uring_splice = false;         // IORING_OP_SPLICE supported
-  bool uring_fixed_buffers = false;  // buffers could be registered
+  bool msg_zerocopy = false;           // SO_ZEROCOPY accepted on a TCP socket
+  bool io_uring = false;               // a ring could be set up (not disabled by sysctl/seccomp)
+  bool uring_send_zc = false;          // IORING_OP_SEND_ZC supported
+  bool uring_splice = false;           // IORING_OP_SPLICE supported
+  bool uring_fixed_buffers = false;    // buffers could be registered
   std::size_t pipe_max_bytes = 65536;  // /proc/sys/fs/pipe-max-size (what F_SETPIPE_SZ may ask)
   std::string kernel;                  // uname release
 

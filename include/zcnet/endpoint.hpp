@@ -42,12 +42,16 @@ enum class EndpointKind : std::uint8_t { File, Socket, Pipe, Memory };
 inline EndpointKind kind_of(const Source& s) noexcept {
   return static_cast<EndpointKind>(s.index());
 }
-inline EndpointKind kind_of(const Sink& s) noexcept { return static_cast<EndpointKind>(s.index()); }
+inline EndpointKind kind_of(const Sink& s) noexcept {
+  return static_cast<EndpointKind>(s.index());
+}
 inline int fd_of(const Source& s) noexcept {
   return std::visit(
       [](const auto& e) {
-        if constexpr (requires { e.fd; }) return e.fd;
-        else return -1;
+        if constexpr (requires { e.fd; })
+          return e.fd;
+        else
+          return -1;
       },
       s);
 }

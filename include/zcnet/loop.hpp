@@ -60,9 +60,11 @@ struct LoopStats {
 
 using Clock = std::chrono::steady_clock;
 
-// Not an aggregate on purpose: g++ 12 destroys a braced aggregate temporary twice when it
-// appears inside a co_await expression (`co_await l.accept(fd, {.cancel = t})` would double-free
-// the token); with constructors, `co_await l.accept(fd, {token})` is safe.
+// Rule for every caller: never build a temporary with a destructor (IoOptions, CancelToken, a
+// Result) inside a co_await expression; name it on the line before. g++ 12 can destroy such a
+// temporary twice: `co_await l.accept(fd, {.cancel = t})` double-frees the token, and a release
+// build of `co_await f(IoOptions{group.token()})` corrupted a CancelState's refcount (zcnet recv
+// crashed under -O2 only; ASan builds passed). Not an aggregate, so {.cancel = t} cannot compile.
 struct IoOptions {
   IoOptions() noexcept {}
   IoOptions(CancelToken c) noexcept : cancel(std::move(c)) {}

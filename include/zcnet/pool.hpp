@@ -32,13 +32,13 @@ struct PoolOptions {
 };
 
 struct PoolStats {
-  std::size_t buffers = 0;        // allocated now (all classes)
-  std::size_t in_use = 0;         // held by a handle or by the kernel
-  std::size_t high_water = 0;     // most ever in use at once
-  std::size_t lent_to_kernel = 0; // waiting for a zero-copy completion
+  std::size_t buffers = 0;         // allocated now (all classes)
+  std::size_t in_use = 0;          // held by a handle or by the kernel
+  std::size_t high_water = 0;      // most ever in use at once
+  std::size_t lent_to_kernel = 0;  // waiting for a zero-copy completion
   std::uint64_t acquires = 0;
-  std::uint64_t waits = 0;        // acquires that had to wait
-  std::uint64_t failures = 0;     // acquires that ended in ENOBUFS
+  std::uint64_t waits = 0;     // acquires that had to wait
+  std::uint64_t failures = 0;  // acquires that ended in ENOBUFS
 };
 
 class BufferPool;

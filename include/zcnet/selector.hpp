@@ -16,11 +16,17 @@
 namespace zcnet {
 
 struct Profile {
-  // File -> socket whose peer is on this machine (loopback, Unix): the receiver's copy bounds
-  // throughput and a linear skb is cheaper to copy out than page fragments, so mmap+write wins
-  // from this size up and read-write below it.
-  std::uint64_t local_mmap_min_bytes = 256 * 1024;
-  // File -> socket whose peer is remote: sendfile from this size up, read-write below it.
+  // File -> socket whose peer is on this machine (loopback, Unix). The receiver's copy bounds
+  // throughput, so the question is which sender path keeps it fed; measured here
+  // (docs/performance.md): read-write below the sendfile window, sendfile inside it (a file that
+  // fits in one GSO segment leaves with no copy at all), read-write again above it, and mmap+write
+  // for files too large for the CPU caches (one copy fewer than pread+write).
+  std::uint64_t local_sendfile_min_bytes = 32 * 1024;
+  std::uint64_t local_sendfile_max_bytes = 128 * 1024;
+  std::uint64_t local_mmap_min_bytes = 32 * 1024 * 1024;
+  // File -> socket whose peer is remote: sendfile from this size up, read-write below it (not
+  // measurable on loopback; the default follows nginx's practice of sendfile for every size
+  // except tiny files, where one write of a cached header+body is cheaper).
   std::uint64_t remote_sendfile_min_bytes = 16 * 1024;
   // Memory -> socket: MSG_ZEROCOPY only pays off from about this size (kernel msg_zerocopy doc:
   // ~10 KB) and only to a remote peer (loopback always copies).

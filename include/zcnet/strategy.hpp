@@ -45,9 +45,9 @@ struct Outcome {
   // false: this strategy consumed nothing and cannot do this transfer (error says why: EINVAL,
   // ENOSYS, EOPNOTSUPP ...); the caller may try the next strategy with nothing lost.
   bool handled = true;
-  bool done = false;          // every byte delivered and every kernel completion collected
-  std::optional<Wait> wait;   // set when the step stopped because an fd would block
-  std::optional<Error> error; // set on failure (with handled == true: the transfer is over)
+  bool done = false;           // every byte delivered and every kernel completion collected
+  std::optional<Wait> wait;    // set when the step stopped because an fd would block
+  std::optional<Error> error;  // set on failure (with handled == true: the transfer is over)
 };
 
 inline constexpr std::uint64_t kNoBudget = std::numeric_limits<std::uint64_t>::max();

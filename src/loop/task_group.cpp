@@ -22,7 +22,8 @@ Task<void> TaskGroup::run(TaskGroup* group, Task<void> task) {
 Task<bool> TaskGroup::join(Clock::time_point deadline) {
   while (live_ > 0) {
     // Ends with ECANCELED when the group empties, or with success at the deadline.
-    auto r = co_await loop_->sleep_until(deadline, idle_.token());
+    const CancelToken idle = idle_.token();  // named: no temporaries inside co_await (loop.hpp)
+    auto r = co_await loop_->sleep_until(deadline, idle);
     if (r) break;
   }
   if (failure_) std::rethrow_exception(std::exchange(failure_, nullptr));

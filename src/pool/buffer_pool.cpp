@@ -1,8 +1,8 @@
-#include <cstdlib>
 #include <fmt/format.h>
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdlib>
 
 #include "pool/buffer_pool_impl.hpp"
 
@@ -12,7 +12,8 @@ namespace {
 constexpr std::size_t kAlign = 4096;  // page-aligned: O_DIRECT, io_uring registration, MSG_ZEROCOPY
 
 std::byte* alloc_aligned(std::size_t bytes) {
-  return static_cast<std::byte*>(std::aligned_alloc(kAlign, (bytes + kAlign - 1) / kAlign * kAlign));
+  return static_cast<std::byte*>(
+      std::aligned_alloc(kAlign, (bytes + kAlign - 1) / kAlign * kAlign));
 }
 }  // namespace
 
@@ -37,9 +38,15 @@ PoolBuffer::~PoolBuffer() {
 std::span<std::byte> PoolBuffer::span() const noexcept {
   return slot_ ? std::span<std::byte>(slot_->data, slot_->capacity) : std::span<std::byte>{};
 }
-std::byte* PoolBuffer::data() const noexcept { return slot_ ? slot_->data : nullptr; }
-std::size_t PoolBuffer::capacity() const noexcept { return slot_ ? slot_->capacity : 0; }
-int PoolBuffer::registered_index() const noexcept { return slot_ ? slot_->registered_index : -1; }
+std::byte* PoolBuffer::data() const noexcept {
+  return slot_ ? slot_->data : nullptr;
+}
+std::size_t PoolBuffer::capacity() const noexcept {
+  return slot_ ? slot_->capacity : 0;
+}
+int PoolBuffer::registered_index() const noexcept {
+  return slot_ ? slot_->registered_index : -1;
+}
 std::uint32_t PoolBuffer::lent() const noexcept {
   return slot_ ? slot_->lent.load(std::memory_order_acquire) : 0;
 }
@@ -50,7 +57,9 @@ void PoolBuffer::lend_to_kernel() noexcept {
   ++pool_->stats_.lent_to_kernel;
 }
 
-void PoolBuffer::kernel_done() noexcept { pool_->kernel_done(slot_); }
+void PoolBuffer::kernel_done() noexcept {
+  pool_->kernel_done(slot_);
+}
 
 // ---- BufferPool ----
 

@@ -14,29 +14,16 @@
 namespace zcnet {
 
 std::string_view errno_name(int code) noexcept {
-  switch (code) {
-#define ZCNET_ERRNO(e) \
-  case e: return #e;
-    ZCNET_ERRNO(EPERM) ZCNET_ERRNO(ENOENT) ZCNET_ERRNO(EINTR) ZCNET_ERRNO(EIO)
-    ZCNET_ERRNO(EBADF) ZCNET_ERRNO(EAGAIN) ZCNET_ERRNO(ENOMEM) ZCNET_ERRNO(EACCES)
-    ZCNET_ERRNO(EFAULT) ZCNET_ERRNO(EBUSY) ZCNET_ERRNO(EEXIST) ZCNET_ERRNO(ENODEV)
-    ZCNET_ERRNO(ENOTDIR) ZCNET_ERRNO(EISDIR) ZCNET_ERRNO(EINVAL) ZCNET_ERRNO(ENFILE)
-    ZCNET_ERRNO(EMFILE) ZCNET_ERRNO(EFBIG) ZCNET_ERRNO(ENOSPC) ZCNET_ERRNO(ESPIPE)
-    ZCNET_ERRNO(EPIPE) ZCNET_ERRNO(ERANGE) ZCNET_ERRNO(ENOSYS) ZCNET_ERRNO(ENODATA)
-    ZCNET_ERRNO(ETIME) ZCNET_ERRNO(EOVERFLOW) ZCNET_ERRNO(ENOTSOCK) ZCNET_ERRNO(EMSGSIZE)
-    ZCNET_ERRNO(EOPNOTSUPP) ZCNET_ERRNO(EADDRINUSE) ZCNET_ERRNO(EADDRNOTAVAIL)
-    ZCNET_ERRNO(ENETDOWN) ZCNET_ERRNO(ENETUNREACH) ZCNET_ERRNO(ECONNABORTED)
-    ZCNET_ERRNO(ECONNRESET) ZCNET_ERRNO(ENOBUFS) ZCNET_ERRNO(EISCONN) ZCNET_ERRNO(ENOTCONN)
-    ZCNET_ERRNO(ETIMEDOUT) ZCNET_ERRNO(ECONNREFUSED) ZCNET_ERRNO(EHOSTUNREACH)
-    ZCNET_ERRNO(EALREADY) ZCNET_ERRNO(EINPROGRESS) ZCNET_ERRNO(ECANCELED) ZCNET_ERRNO(E2BIG)
-    ZCNET_ERRNO(ENXIO) ZCNET_ERRNO(ESRCH) ZCNET_ERRNO(EROFS) ZCNET_ERRNO(ENAMETOOLONG)
-    ZCNET_ERRNO(ELOOP) ZCNET_ERRNO(EXDEV) ZCNET_ERRNO(EPROTO) ZCNET_ERRNO(EBADMSG)
-#undef ZCNET_ERRNO
-    default: return "E?";
-  }
+  // glibc knows every name ("ECONNRESET"); elsewhere the number is still in message().
+#if defined(__GLIBC__) && (__GLIBC__ > 2 || __GLIBC_MINOR__ >= 32)
+  if (const char* name = ::strerrorname_np(code)) return name;
+#endif
+  return "E?";
 }
 
-std::string_view Error::errno_name() const noexcept { return zcnet::errno_name(code_); }
+std::string_view Error::errno_name() const noexcept {
+  return zcnet::errno_name(code_);
+}
 
 std::string Error::message() const {
   std::string out = fmt::format("{}: {} ({})", op_, errno_name(), std::strerror(code_));

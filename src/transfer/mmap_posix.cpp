@@ -42,7 +42,6 @@ class MmapStrategy final : public Strategy {
  private:
   std::uint64_t end() const noexcept { return src_.offset + *progress_.limit; }
   std::optional<Error> map_window(std::uint64_t pos);
-  sys::IoResult write_sink(const std::byte* buf, std::size_t len) noexcept;
   const char* write_op() const noexcept;
   // ENODATA if the file no longer holds the whole range (one fstat; error paths only).
   std::optional<Error> check_truncated() const;
@@ -80,18 +79,6 @@ const char* MmapStrategy::write_op() const noexcept {
   }
 }
 
-sys::IoResult MmapStrategy::write_sink(const std::byte* buf, std::size_t len) noexcept {
-  ++stats_->syscalls;
-  switch (kind_of(dst_)) {
-    case EndpointKind::File:
-      return sys::pwrite(fd_of(dst_), buf, len, *sink_offset(dst_, progress_.delivered));
-    case EndpointKind::Socket:
-      return sys::send(fd_of(dst_), buf, len);
-    default:
-      return sys::write(fd_of(dst_), buf, len);
-  }
-}
-
 std::optional<Error> MmapStrategy::check_truncated() const {
   struct stat st {};
   if (::fstat(src_.fd, &st) != 0) return last_error("fstat", describe_fd(src_.fd));
@@ -126,8 +113,8 @@ Outcome MmapStrategy::step(std::uint64_t budget) {
       }
     }
     const std::uint64_t len = std::min(window_end_ - pos, budget - out.bytes);
-    sys::IoResult w =
-        write_sink(window_.data() + (pos - window_begin_), static_cast<std::size_t>(len));
+    sys::IoResult w = write_sink(dst_, progress_.delivered, window_.data() + (pos - window_begin_),
+                                 static_cast<std::size_t>(len), *stats_);
     if (w.would_block()) {
       out.wait = Wait{fd_of(dst_), Direction::Write};
       return out;

@@ -36,10 +36,14 @@ std::optional<StrategyKind> parse_strategy(std::string_view name) noexcept {
 
 const char* to_string(EndpointKind k) noexcept {
   switch (k) {
-    case EndpointKind::File: return "file";
-    case EndpointKind::Socket: return "socket";
-    case EndpointKind::Pipe: return "pipe";
-    case EndpointKind::Memory: return "memory";
+    case EndpointKind::File:
+      return "file";
+    case EndpointKind::Socket:
+      return "socket";
+    case EndpointKind::Pipe:
+      return "pipe";
+    case EndpointKind::Memory:
+      return "memory";
   }
   return "?";
 }

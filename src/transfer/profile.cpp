@@ -28,6 +28,8 @@ Result<Profile> Profile::load(const std::string& path) {
   auto read = [&](const char* key, std::uint64_t& field) {
     if (auto it = j.find(key); it != j.end() && it->is_number_unsigned()) field = *it;
   };
+  read("local_sendfile_min_bytes", p.local_sendfile_min_bytes);
+  read("local_sendfile_max_bytes", p.local_sendfile_max_bytes);
   read("local_mmap_min_bytes", p.local_mmap_min_bytes);
   read("remote_sendfile_min_bytes", p.remote_sendfile_min_bytes);
   read("zerocopy_min_bytes", p.zerocopy_min_bytes);
@@ -39,7 +41,9 @@ Result<void> Profile::save(const std::string& path) const {
   std::filesystem::create_directories(std::filesystem::path(path).parent_path(), ec);
   std::ofstream out(path, std::ios::trunc);
   if (!out) return Error(errno ? errno : EACCES, "save profile", path);
-  nlohmann::json j{{"local_mmap_min_bytes", local_mmap_min_bytes},
+  nlohmann::json j{{"local_sendfile_min_bytes", local_sendfile_min_bytes},
+                   {"local_sendfile_max_bytes", local_sendfile_max_bytes},
+                   {"local_mmap_min_bytes", local_mmap_min_bytes},
                    {"remote_sendfile_min_bytes", remote_sendfile_min_bytes},
                    {"zerocopy_min_bytes", zerocopy_min_bytes}};
   out << j.dump(2) << '\n';

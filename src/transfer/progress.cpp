@@ -37,4 +37,17 @@ std::optional<std::uint64_t> sink_offset(const Sink& dst, std::uint64_t delivere
   return std::nullopt;
 }
 
+sys::IoResult write_sink(const Sink& dst, std::uint64_t delivered, const std::byte* buf,
+                         std::size_t len, Stats& stats) noexcept {
+  ++stats.syscalls;
+  switch (kind_of(dst)) {
+    case EndpointKind::File:
+      return sys::pwrite(fd_of(dst), buf, len, *sink_offset(dst, delivered));
+    case EndpointKind::Socket:
+      return sys::send(fd_of(dst), buf, len);
+    default:
+      return sys::write(fd_of(dst), buf, len);
+  }
+}
+
 }  // namespace zcnet::detail

@@ -7,6 +7,7 @@
 #include <string>
 #include <string_view>
 
+#include "sys/rw_posix.hpp"
 #include "zcnet/endpoint.hpp"
 #include "zcnet/error.hpp"
 #include "zcnet/stats.hpp"
@@ -39,6 +40,11 @@ Error source_ended(std::string_view op, const Source& src, const Sink& dst, std:
 
 // The file sink's byte position after `delivered` bytes, or nullopt for pipes and sockets.
 std::optional<std::uint64_t> sink_offset(const Sink& dst, std::uint64_t delivered) noexcept;
+
+// One write of `len` bytes to the sink, `delivered` bytes into the transfer: pwrite at the file
+// sink's offset, send (MSG_NOSIGNAL) to a socket, write to a pipe. Counts the syscall.
+sys::IoResult write_sink(const Sink& dst, std::uint64_t delivered, const std::byte* buf,
+                         std::size_t len, Stats& stats) noexcept;
 
 // The stats a strategy adds to: ctx.stats, or `fallback` when the caller passed none.
 inline Stats* stats_or(const StrategyContext& ctx, Stats& fallback) noexcept {

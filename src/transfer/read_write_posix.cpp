@@ -35,7 +35,6 @@ class ReadWriteStrategy final : public Strategy {
   std::pair<const std::byte*, std::size_t> next_output(std::uint64_t budget_left) const noexcept;
   bool source_finished() const noexcept;
   sys::IoResult read_source(std::byte* buf, std::size_t len) noexcept;
-  sys::IoResult write_sink(const std::byte* buf, std::size_t len) noexcept;
   const char* read_op() const noexcept;
   const char* write_op() const noexcept;
   void delivered(std::size_t n, Outcome& out) noexcept;
@@ -92,18 +91,6 @@ sys::IoResult ReadWriteStrategy::read_source(std::byte* buf, std::size_t len) no
   return sys::read(fd_of(src_), buf, len);
 }
 
-sys::IoResult ReadWriteStrategy::write_sink(const std::byte* buf, std::size_t len) noexcept {
-  ++stats_->syscalls;
-  switch (kind_of(dst_)) {
-    case EndpointKind::File:
-      return sys::pwrite(fd_of(dst_), buf, len, *sink_offset(dst_, progress_.delivered));
-    case EndpointKind::Socket:
-      return sys::send(fd_of(dst_), buf, len);
-    default:
-      return sys::write(fd_of(dst_), buf, len);
-  }
-}
-
 void ReadWriteStrategy::delivered(std::size_t n, Outcome& out) noexcept {
   out.bytes += n;
   stats_->bytes += n;
@@ -139,7 +126,7 @@ Outcome ReadWriteStrategy::step(std::uint64_t budget) {
     // goes into an empty buffer and nothing read is ever dropped (an EAGAIN keeps them here).
     auto [data, len] = next_output(budget - out.bytes);
     if (len > 0) {
-      sys::IoResult w = write_sink(data, len);
+      sys::IoResult w = write_sink(dst_, progress_.delivered, data, len, *stats_);
       if (w.would_block()) {
         out.wait = Wait{fd_of(dst_), Direction::Write};
         return out;

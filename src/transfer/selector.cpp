@@ -30,8 +30,7 @@ bool peer_is_local(int socket_fd) noexcept {
     return reinterpret_cast<const sockaddr_in&>(peer).sin_addr.s_addr ==
            reinterpret_cast<const sockaddr_in&>(self).sin_addr.s_addr;
   return std::memcmp(&reinterpret_cast<const sockaddr_in6&>(peer).sin6_addr,
-                     &reinterpret_cast<const sockaddr_in6&>(self).sin6_addr,
-                     sizeof(in6_addr)) == 0;
+                     &reinterpret_cast<const sockaddr_in6&>(self).sin6_addr, sizeof(in6_addr)) == 0;
 }
 
 namespace {
@@ -39,24 +38,27 @@ namespace {
 Choice choose_file_to_socket(const Capabilities& caps, const Profile& prof, int sock,
                              std::optional<std::uint64_t> size) {
   std::uint64_t n = size.value_or(0);
-  // The peer's location decides: a local receiver pays its copy either way and copies a linear
-  // skb (write/mmap) faster than page fragments (sendfile/splice); a remote one gains from
-  // sending pages straight from the page cache.
+  // The peer's location decides: a local receiver pays its copy either way, so what matters is
+  // which sender path keeps it fed; a remote one gains from pages sent straight from the cache.
   if (peer_is_local(sock)) {
     if (n >= prof.local_mmap_min_bytes)
-      return {StrategyKind::Mmap,
-              fmt::format("file->local socket, {} B >= mmap threshold {} B", n,
-                          prof.local_mmap_min_bytes)};
+      return {StrategyKind::Mmap, fmt::format("file->local socket, {} B >= mmap threshold {} B", n,
+                                              prof.local_mmap_min_bytes)};
+    if (caps.sendfile && n >= prof.local_sendfile_min_bytes && n <= prof.local_sendfile_max_bytes)
+      return {StrategyKind::Sendfile,
+              fmt::format("file->local socket, {} B in the sendfile window [{}, {}] B", n,
+                          prof.local_sendfile_min_bytes, prof.local_sendfile_max_bytes)};
     return {StrategyKind::ReadWrite,
-            fmt::format("file->local socket, {} B < mmap threshold {} B", n,
+            fmt::format("file->local socket, {} B outside the sendfile window [{}, {}] B and "
+                        "below the mmap threshold {} B",
+                        n, prof.local_sendfile_min_bytes, prof.local_sendfile_max_bytes,
                         prof.local_mmap_min_bytes)};
   }
   if (caps.sendfile && n >= prof.remote_sendfile_min_bytes)
     return {StrategyKind::Sendfile,
             fmt::format("file->remote socket, {} B >= sendfile threshold {} B", n,
                         prof.remote_sendfile_min_bytes)};
-  if (!caps.sendfile)
-    return {StrategyKind::ReadWrite, "file->remote socket, sendfile unavailable"};
+  if (!caps.sendfile) return {StrategyKind::ReadWrite, "file->remote socket, sendfile unavailable"};
   return {StrategyKind::ReadWrite,
           fmt::format("file->remote socket, {} B < sendfile threshold {} B", n,
                       prof.remote_sendfile_min_bytes)};
@@ -64,9 +66,8 @@ Choice choose_file_to_socket(const Capabilities& caps, const Profile& prof, int 
 
 Choice splice_or_copy(const Capabilities& caps, EndpointKind from, EndpointKind to) {
   if (caps.splice)
-    return {StrategyKind::Splice,
-            fmt::format("{}->{}: splice through a pipe, no user-space copy", to_string(from),
-                        to_string(to))};
+    return {StrategyKind::Splice, fmt::format("{}->{}: splice through a pipe, no user-space copy",
+                                              to_string(from), to_string(to))};
   return {StrategyKind::ReadWrite,
           fmt::format("{}->{}: splice unavailable", to_string(from), to_string(to))};
 }
@@ -107,7 +108,8 @@ std::optional<StrategyKind> Selector::fallback(StrategyKind failed, const Source
   switch (failed) {
     case StrategyKind::ReadWrite:
     case StrategyKind::Tee:  // no other strategy feeds a mirror: failing is the honest answer
-    case StrategyKind::Auto: return std::nullopt;
+    case StrategyKind::Auto:
+      return std::nullopt;
     case StrategyKind::UringSendZc:
       if (caps_->allows(StrategyKind::UringSend)) return StrategyKind::UringSend;
       break;
@@ -120,7 +122,8 @@ std::optional<StrategyKind> Selector::fallback(StrategyKind failed, const Source
           caps_->allows(StrategyKind::Splice))
         return StrategyKind::Splice;
       break;
-    default: break;
+    default:
+      break;
   }
   return StrategyKind::ReadWrite;
 }

@@ -20,8 +20,7 @@ Result<StrategyPtr> make_splice(const Source& src, const Sink& dst, const Strate
 Result<StrategyPtr> make_tee(const Source& src, const Sink& dst, const StrategyContext& ctx);
 Result<StrategyPtr> make_msg_zerocopy(const Source& src, const Sink& dst,
                                       const StrategyContext& ctx);
-Result<StrategyPtr> make_uring_send(const Source& src, const Sink& dst,
-                                    const StrategyContext& ctx);
+Result<StrategyPtr> make_uring_send(const Source& src, const Sink& dst, const StrategyContext& ctx);
 Result<StrategyPtr> make_uring_send_zc(const Source& src, const Sink& dst,
                                        const StrategyContext& ctx);
 Result<StrategyPtr> make_uring_splice(const Source& src, const Sink& dst,

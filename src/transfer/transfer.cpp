@@ -22,13 +22,15 @@ Profile profile_from_disk() {
   return Profile::defaults();
 }
 
-// Bytes a file source holds from its offset: the range length, clipped to the file's size now.
+// Bytes to move from a file source: its stated length, or what the file holds past the offset
+// now. A stated length is kept even if the file is shorter (the caller promised those bytes, e.g.
+// in a Content-Length), so a file truncated before or during the transfer ends in ENODATA.
 Result<std::uint64_t> file_source_length(const FileRange& f) {
   struct stat st {};
   if (::fstat(f.fd, &st) != 0) return last_error("fstat", describe_fd(f.fd));
+  if (f.length) return *f.length;
   const auto size = static_cast<std::uint64_t>(st.st_size);
-  const std::uint64_t avail = f.offset < size ? size - f.offset : 0;
-  return f.length ? std::min(*f.length, avail) : avail;
+  return f.offset < size ? size - f.offset : 0;
 }
 
 }  // namespace
@@ -101,8 +103,8 @@ bool Transfer::State::fall_back(const Error& why) {
   if (!opts.allow_fallback) return false;
   auto next = engine->selector().fallback(choice.strategy, src, dst);
   if (!next) return false;
-  choice.reason = fmt::format("fallback from {} ({} {}): {}", to_string(choice.strategy),
-                              why.op(), why.errno_name(), choice.reason);
+  choice.reason = fmt::format("fallback from {} ({} {}): {}", to_string(choice.strategy), why.op(),
+                              why.errno_name(), choice.reason);
   choice.strategy = *next;
   strategy.reset();
   ++stats.fallbacks;
@@ -144,8 +146,10 @@ Transfer::Transfer(Engine& engine, Source src, Sink dst, TransferOptions options
   s.ctx.mirror = s.opts.mirror;
   s.ctx.limit = s.opts.limit;
   if (const auto* f = std::get_if<FileRange>(&s.src)) {
-    if (auto len = file_source_length(*f)) s.ctx.limit = *len;
-    else s.setup_error = std::move(len).error();
+    if (auto len = file_source_length(*f))
+      s.ctx.limit = *len;
+    else
+      s.setup_error = std::move(len).error();
   } else if (const auto* m = std::get_if<Memory>(&s.src)) {
     s.ctx.limit = m->bytes.size();
   }
@@ -163,9 +167,15 @@ Transfer::Transfer(Transfer&&) noexcept = default;
 Transfer& Transfer::operator=(Transfer&&) noexcept = default;
 Transfer::~Transfer() = default;
 
-bool Transfer::done() const noexcept { return state_->done; }
-const Choice& Transfer::choice() const noexcept { return state_->choice; }
-const Stats& Transfer::stats() const noexcept { return state_->stats; }
+bool Transfer::done() const noexcept {
+  return state_->done;
+}
+const Choice& Transfer::choice() const noexcept {
+  return state_->choice;
+}
+const Stats& Transfer::stats() const noexcept {
+  return state_->stats;
+}
 
 Outcome Transfer::step(std::uint64_t budget) {
   State& s = *state_;
@@ -209,9 +219,9 @@ Result<Stats> run_blocking(Transfer& transfer, int idle_timeout_ms) {
     int rc = ::poll(&p, 1, idle_timeout_ms);
     if (rc < 0 && errno != EINTR) return last_error("poll", describe_fd(p.fd));
     if (rc == 0)
-      return Error(ETIMEDOUT, "transfer",
-                   fmt::format("no progress for {} ms waiting on {}", idle_timeout_ms,
-                               describe_fd(p.fd)));
+      return Error(
+          ETIMEDOUT, "transfer",
+          fmt::format("no progress for {} ms waiting on {}", idle_timeout_ms, describe_fd(p.fd)));
   }
 }
 

@@ -1,76 +1,23 @@
 // The zcnet command end to end: `zcnet recv` and `zcnet send` as separate processes over loopback.
-#include <fcntl.h>
 #include <gtest/gtest.h>
-#include <signal.h>
-#include <spawn.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
-#include <cstdlib>
 #include <nlohmann/json.hpp>
 #include <string>
-#include <vector>
 
+#include "cli_process.hpp"
 #include "support.hpp"
 #include "zcnet/capabilities.hpp"
-
-extern char** environ;
 
 namespace zcnet {
 namespace {
 
+using test::Child;
+using test::cli;
+using test::read_all;
+using test::read_port;
+using test::spawn;
 using test::TempFile;
-
-const char* cli() {
-  const char* p = std::getenv("ZCNET_CLI");
-  return p ? p : "zcnet";
-}
-
-struct Child {
-  pid_t pid = -1;
-  UniqueFd out, err;
-};
-
-Child spawn(const std::vector<std::string>& args) {
-  auto [out_r, out_w] = test::make_pipe();
-  auto [err_r, err_w] = test::make_pipe();
-  posix_spawn_file_actions_t fa;
-  posix_spawn_file_actions_init(&fa);
-  posix_spawn_file_actions_adddup2(&fa, out_w.get(), 1);
-  posix_spawn_file_actions_adddup2(&fa, err_w.get(), 2);
-  std::vector<char*> argv;
-  for (auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-  argv.push_back(nullptr);
-  Child c;
-  int rc = posix_spawn(&c.pid, argv[0], &fa, nullptr, argv.data(), environ);
-  posix_spawn_file_actions_destroy(&fa);
-  EXPECT_EQ(rc, 0) << "cannot start " << args[0];
-  c.out = std::move(out_r);
-  c.err = std::move(err_r);
-  return c;
-}
-
-std::string read_all(int fd) {
-  std::string s;
-  char buf[4096];
-  for (ssize_t n; (n = ::read(fd, buf, sizeof buf)) > 0;) s.append(buf, static_cast<std::size_t>(n));
-  return s;
-}
-
-int wait_exit(pid_t pid) {
-  int status = 0;
-  ::waitpid(pid, &status, 0);
-  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-}
-
-// Reads recv's "listening on port N" line from its stderr.
-int read_port(int err_fd) {
-  std::string line;
-  char ch;
-  while (::read(err_fd, &ch, 1) == 1 && ch != '\n') line += ch;
-  auto pos = line.rfind(' ');
-  return pos == std::string::npos ? -1 : std::atoi(line.c_str() + pos + 1);
-}
+using test::wait_exit;
 
 class CliSendRecv : public ::testing::TestWithParam<std::string> {};
 

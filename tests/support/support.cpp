@@ -15,7 +15,9 @@
 
 namespace zcnet::test {
 
-std::uint64_t hash_bytes(const void* data, std::size_t n) { return XXH3_64bits(data, n); }
+std::uint64_t hash_bytes(const void* data, std::size_t n) {
+  return XXH3_64bits(data, n);
+}
 
 std::vector<std::byte> pattern(std::size_t n, std::uint64_t seed) {
   std::vector<std::byte> out(n);

@@ -1,10 +1,11 @@
+#include "zcnet/coalescer.hpp"
+
 #include <gtest/gtest.h>
 #include <sys/socket.h>
 
 #include <cstring>
 
 #include "support.hpp"
-#include "zcnet/coalescer.hpp"
 
 namespace zcnet {
 namespace {
@@ -90,8 +91,7 @@ TEST(Coalescer, PeerReset_IsTypedErrorNoSigpipe) {
     r = co.flush();
   }
   ASSERT_FALSE(r);
-  EXPECT_TRUE(r.error().code() == EPIPE || r.error().code() == ECONNRESET)
-      << r.error().message();
+  EXPECT_TRUE(r.error().code() == EPIPE || r.error().code() == ECONNRESET) << r.error().message();
 }
 
 }  // namespace

@@ -1,7 +1,8 @@
+#include "zcnet/selector.hpp"
+
 #include <gtest/gtest.h>
 
 #include "support.hpp"
-#include "zcnet/selector.hpp"
 
 namespace zcnet {
 namespace {
@@ -26,13 +27,32 @@ TEST(Selector, FileToLocalSocket_AtOrAboveThreshold_ChoosesMmap) {
   EXPECT_NE(ch.reason.find("local"), std::string::npos) << ch.reason;
 }
 
-TEST(Selector, FileToLocalSocket_BelowThreshold_ChoosesReadWrite) {
+TEST(Selector, FileToLocalSocket_OutsideSendfileWindowBelowMmap_ChoosesReadWrite) {
   Capabilities caps = all_on();
-  Selector sel(caps, Profile::defaults());
+  const Profile p = Profile::defaults();
+  Selector sel(caps, p);
   auto [c, s] = test::tcp_pair();
   TempFile f = TempFile::empty();
-  Choice ch = sel.choose(FileRange{f.fd()}, Socket{c.get()}, 4096);
-  EXPECT_EQ(ch.strategy, StrategyKind::ReadWrite) << ch.reason;
+  for (std::uint64_t n : {std::uint64_t{0}, std::uint64_t{4096}, p.local_sendfile_min_bytes - 1,
+                          p.local_sendfile_max_bytes + 1, p.local_mmap_min_bytes - 1}) {
+    Choice ch = sel.choose(FileRange{f.fd()}, Socket{c.get()}, n);
+    EXPECT_EQ(ch.strategy, StrategyKind::ReadWrite) << n << ": " << ch.reason;
+  }
+}
+
+TEST(Selector, FileToLocalSocket_InsideSendfileWindow_ChoosesSendfile) {
+  Capabilities caps = all_on();
+  const Profile p = Profile::defaults();
+  auto [c, s] = test::tcp_pair();
+  TempFile f = TempFile::empty();
+  for (std::uint64_t n :
+       {p.local_sendfile_min_bytes, std::uint64_t{64 * 1024}, p.local_sendfile_max_bytes}) {
+    Choice ch = Selector(caps, p).choose(FileRange{f.fd()}, Socket{c.get()}, n);
+    EXPECT_EQ(ch.strategy, StrategyKind::Sendfile) << n << ": " << ch.reason;
+  }
+  Capabilities no_sendfile = caps.without(StrategyKind::Sendfile);
+  EXPECT_EQ(Selector(no_sendfile, p).choose(FileRange{f.fd()}, Socket{c.get()}, 65536).strategy,
+            StrategyKind::ReadWrite);
 }
 
 TEST(Selector, ProfileThresholds_AreHonoured) {
@@ -69,8 +89,8 @@ TEST(Selector, Forced_IsReturnedAsIs) {
   Capabilities caps = all_on();
   auto [c, s] = test::tcp_pair();
   TempFile f = TempFile::empty();
-  Choice ch = Selector(caps, {}).choose(FileRange{f.fd()}, Socket{c.get()}, 10,
-                                        StrategyKind::UringSendZc);
+  Choice ch =
+      Selector(caps, {}).choose(FileRange{f.fd()}, Socket{c.get()}, 10, StrategyKind::UringSendZc);
   EXPECT_EQ(ch.strategy, StrategyKind::UringSendZc);
   EXPECT_EQ(ch.reason, "forced by the caller");
 }
@@ -106,12 +126,14 @@ TEST(Profile, SaveThenLoad_RoundTrips_AndBadFileIsTypedError) {
   TempFile f = TempFile::empty();
   Profile p;
   p.local_mmap_min_bytes = 12345;
+  p.local_sendfile_max_bytes = 999;
   p.zerocopy_min_bytes = 777;
   ASSERT_TRUE(p.save(f.path()));
   auto q = Profile::load(f.path());
   ASSERT_TRUE(q) << q.error().message();
   EXPECT_EQ(q->local_mmap_min_bytes, 12345u);
   EXPECT_EQ(q->zerocopy_min_bytes, 777u);
+  EXPECT_EQ(q->local_sendfile_max_bytes, 999u);
   EXPECT_EQ(q->remote_sendfile_min_bytes, Profile{}.remote_sendfile_min_bytes);
 
   ASSERT_EQ(::pwrite(f.fd(), "not json", 8, 0), 8);
@@ -135,10 +157,10 @@ TEST(Capabilities, Without_TurnsOffOnlyThatFeature) {
 }
 
 TEST(StrategyNames, RoundTrip) {
-  for (auto k : {StrategyKind::ReadWrite, StrategyKind::Mmap, StrategyKind::Sendfile,
-                 StrategyKind::Splice, StrategyKind::Tee, StrategyKind::MsgZerocopy,
-                 StrategyKind::UringSend, StrategyKind::UringSendZc, StrategyKind::UringSplice,
-                 StrategyKind::Auto})
+  for (auto k :
+       {StrategyKind::ReadWrite, StrategyKind::Mmap, StrategyKind::Sendfile, StrategyKind::Splice,
+        StrategyKind::Tee, StrategyKind::MsgZerocopy, StrategyKind::UringSend,
+        StrategyKind::UringSendZc, StrategyKind::UringSplice, StrategyKind::Auto})
     EXPECT_EQ(parse_strategy(to_string(k)), k);
   EXPECT_EQ(parse_strategy("nope"), std::nullopt);
 }

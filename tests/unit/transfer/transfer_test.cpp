@@ -1,9 +1,10 @@
 // The Transfer: choice recorded, fallbacks lossless, header corked with the body.
+#include "zcnet/transfer.hpp"
+
 #include <gtest/gtest.h>
 #include <sys/socket.h>
 
 #include "support.hpp"
-#include "zcnet/transfer.hpp"
 
 namespace zcnet {
 namespace {
@@ -19,7 +20,9 @@ EngineOptions with_caps(Capabilities caps) {
 }
 
 TEST(Transfer, Auto_FileToLocalSocket_RecordsChoiceAndIsByteExact) {
-  Engine engine(with_caps(Capabilities::probe()));
+  EngineOptions o = with_caps(Capabilities::probe());
+  o.profile->local_mmap_min_bytes = 1 << 20;  // the engine uses the profile it is given
+  Engine engine(std::move(o));
   TempFile f = TempFile::with_pattern(3 << 20);
   auto [c, s] = test::tcp_pair();
   Receiver rx(std::move(s));
@@ -128,6 +131,21 @@ TEST(Transfer, OffsetPastEndOfFile_MovesNothingAndIsDone) {
   ASSERT_TRUE(stats) << stats.error().message();
   EXPECT_EQ(stats->bytes, 0u);
   EXPECT_TRUE(t.done());
+}
+
+TEST(Transfer, StatedLengthBeyondEndOfFile_IsEnodataNotShortSuccess) {
+  Engine engine;
+  TempFile f = TempFile::with_pattern(1000);
+  auto [c, s] = test::tcp_pair();
+  test::Receiver rx(std::move(s));
+  for (StrategyKind k : {StrategyKind::Auto, StrategyKind::ReadWrite, StrategyKind::Sendfile}) {
+    TransferOptions o;
+    o.strategy = k;
+    Transfer t(engine, FileRange{f.fd(), 0, 5000}, Socket{c.get()}, o);
+    auto r = run_blocking(t);
+    ASSERT_FALSE(r) << to_string(k) << " reported success for 1000 of 5000 bytes";
+    EXPECT_EQ(r.error().code(), ENODATA) << r.error().message();
+  }
 }
 
 TEST(Transfer, BadSourceFd_IsTypedErrorNotCrash) {

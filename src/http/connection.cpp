@@ -1,0 +1,204 @@
+// One connection: read a request into the connection's pool buffer, parse it in place, send the
+// response (a file body as one Transfer with the head corked before it), repeat while keep-alive
+// allows, then close lingering so a pipelined tail cannot turn the last response into an RST.
+#include <arpa/inet.h>
+#include <fmt/format.h>
+#include <limits.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "http/request.hpp"
+#include "http/respond.hpp"
+#include "http/worker.hpp"
+#include "zcnet/pool.hpp"
+
+namespace zcnet::http {
+
+using namespace std::chrono_literals;
+
+namespace {
+
+constexpr std::size_t kHeadReserve = 2048;  // response head (and small error bodies)
+
+void describe_peer(int fd, char (&out)[64]) {
+  sockaddr_storage ss{};
+  socklen_t len = sizeof ss;
+  out[0] = '-';
+  out[1] = '\0';
+  if (::getpeername(fd, reinterpret_cast<sockaddr*>(&ss), &len) != 0) return;
+  if (ss.ss_family == AF_INET)
+    ::inet_ntop(AF_INET, &reinterpret_cast<sockaddr_in&>(ss).sin_addr, out, sizeof out);
+  else if (ss.ss_family == AF_INET6)
+    ::inet_ntop(AF_INET6, &reinterpret_cast<sockaddr_in6&>(ss).sin6_addr, out, sizeof out);
+}
+
+bool quiet_error(int code) {
+  return code == EPIPE || code == ECONNRESET || code == ECANCELED || code == ETIMEDOUT;
+}
+
+// Keeps the connection counted and listed for exactly the task's life.
+struct Registration {
+  Worker& w;
+  ConnState& s;
+  Registration(Worker& worker, ConnState& state) : w(worker), s(state) { w.add(s); }
+  ~Registration() {
+    w.remove(s);
+    w.server().leave();
+  }
+  Registration(const Registration&) = delete;
+  Registration& operator=(const Registration&) = delete;
+};
+
+// Half-closes, then reads and drops what the peer still sends until it closes or `within` ends.
+Task<void> close_lingering(Loop& loop, UniqueFd fd, std::span<std::byte> scratch, CancelToken token,
+                           Clock::duration within) {
+  ::shutdown(fd.get(), SHUT_WR);
+  const auto deadline = Clock::now() + within;
+  for (;;) {
+    const IoOptions io(deadline, token);  // named: no temporaries inside co_await (loop.hpp)
+    auto r = co_await loop.read(fd.get(), scratch, io);
+    if (!r || *r == 0) break;
+  }
+  loop.close(std::move(fd));
+}
+
+}  // namespace
+
+Task<void> serve_connection(Worker& w, UniqueFd fd) {
+  ConnState state;
+  Registration reg(w, state);
+  Loop& loop = w.loop();
+  const ServerOptions& o = w.options();
+  const int sock = fd.get();
+  // The connection's buffer: request bytes in front, the response head in the last kHeadReserve.
+  auto acquired = w.engine().buffers().acquire(o.max_header_bytes + 1 + kHeadReserve);
+  if (!acquired) {
+    fmt::print(stderr, "zcnet serve: {}\n", acquired.error().message());
+    loop.close(std::move(fd));
+    co_return;
+  }
+  PoolBuffer buf = std::move(*acquired);
+  const std::span<char> all(reinterpret_cast<char*>(buf.data()), buf.capacity());
+  const std::span<char> in = all.first(all.size() - kHeadReserve);
+  const std::span<char> out = all.last(kHeadReserve);
+  char path[PATH_MAX];  // the resolved path of the current request
+  char peer[64];
+  if (o.access_log_fd >= 0) describe_peer(sock, peer);
+  ParseLimits limits;
+  limits.max_request_line = o.max_request_line;
+  limits.max_header_bytes = o.max_header_bytes;
+  limits.max_headers = o.max_headers;
+  const CancelToken token = state.cancel.token();
+
+  std::size_t have = 0;  // request bytes in `in`, starting at in[0]
+  bool first = true;
+  bool keep = true;
+  bool linger = true;  // false once the peer is gone or broke the connection
+  while (keep) {
+    // ---- read until one request is complete ----
+    Request req;
+    ParseResult pr = parse_request(in.first(have), limits, req);
+    auto started = Clock::now();
+    while (pr.status == ParseStatus::Incomplete) {
+      if (have == 0 && w.draining()) {
+        keep = linger = false;
+        break;
+      }
+      Clock::time_point deadline;
+      if (have == 0) {
+        state.phase = first ? Phase::Reading : Phase::Idle;
+        deadline = Clock::now() + (first ? o.header_timeout : o.keepalive_timeout);
+      } else {
+        state.phase = Phase::Reading;
+        deadline = started + o.header_timeout;
+      }
+      auto r = co_await loop.read(sock, std::as_writable_bytes(in.subspan(have)),
+                                  IoOptions(deadline, token));
+      if (!r || *r == 0) {
+        if (have > 0 && !r && r.error().code() == ETIMEDOUT) {
+          // Slowloris: a request that does not complete within the header timeout.
+          Plan p = plan_error(408, false, false, out);
+          (void)::send(sock, out.data(), p.head_bytes, MSG_NOSIGNAL | MSG_DONTWAIT);
+        }
+        keep = linger = false;
+        break;
+      }
+      if (have == 0) started = Clock::now();
+      have += *r;
+      pr = parse_request(in.first(have), limits, req);
+    }
+    if (!keep) break;
+    first = false;
+
+    // ---- plan and send the response ----
+    const auto t0 = Clock::now();
+    Plan plan = pr.status == ParseStatus::Error
+                    ? plan_error(pr.http_status, false, false, out)
+                    : plan_response(w.server(), req, w.draining(), out, path);
+    if (pr.status == ParseStatus::Error) req.target = {};
+    keep = plan.keep_alive;
+    std::uint64_t sent = 0;
+    state.phase = Phase::Sending;
+    const auto head = std::as_bytes(out.first(plan.head_bytes));
+    if (plan.file) {
+      TransferOptions topts;  // a named local: aggregates with members are not built in co_await
+      topts.strategy = o.strategy;
+      topts.header = head;
+      topts.chunk_bytes = o.chunk_bytes;
+      // One allocation per response (Transfer::State): it keeps Stats at a stable address.
+      Transfer t(w.engine(), FileRange{plan.file.get(), plan.offset, plan.length}, Socket{sock},
+                 topts);
+      state.sending = &t;
+      state.seen_bytes = 0;
+      state.last_progress = Clock::now();
+      const IoOptions io(token);  // named: no temporaries inside co_await (loop.hpp)
+      auto r = co_await transfer(loop, t, io, o.step_budget);
+      state.sending = nullptr;
+      sent = t.stats().bytes;
+      const std::uint64_t want = head.size() + plan.length;
+      if (!r || sent != want) {
+        keep = linger = false;
+        const bool truncated = r ? sent < want : r.error().code() == ENODATA;
+        if (truncated)
+          fmt::print(stderr, "zcnet serve: {}: file truncated while sent: {} of {} bytes\n",
+                     req.target, sent, want);
+        else if (!r && !quiet_error(r.error().code()))
+          fmt::print(stderr, "zcnet serve: {}: {}\n", req.target, r.error().message());
+      }
+    } else {
+      const IoOptions io = within(o.send_timeout, token);  // named (loop.hpp)
+      auto r = co_await loop.write_all(sock, head, io);
+      if (r)
+        sent = head.size();
+      else
+        keep = linger = false;
+    }
+    plan.file.reset();
+    w.log_request(peer, req.method_name, req.target, req.minor, plan.status, sent,
+                  Clock::now() - t0);
+
+    // ---- keep what a pipelining client sent after this request ----
+    if (pr.status == ParseStatus::Complete) {
+      std::memmove(in.data(), in.data() + pr.consumed, have - pr.consumed);
+      have -= pr.consumed;
+    }
+  }
+  if (linger && !token.cancelled())
+    co_await close_lingering(loop, std::move(fd), std::as_writable_bytes(in), token, 1s);
+  else
+    loop.close(std::move(fd));
+}
+
+Task<void> refuse_connection(Worker& w, UniqueFd fd) {
+  char out[512];
+  Plan p = plan_error(503, false, false, out);
+  (void)::send(fd.get(), out, p.head_bytes, MSG_NOSIGNAL | MSG_DONTWAIT);
+  std::byte scratch[512];
+  const CancelToken none;
+  co_await close_lingering(w.loop(), std::move(fd), scratch, none, 1s);
+}
+
+}  // namespace zcnet::http

@@ -1,0 +1,143 @@
+#include "http/path.hpp"
+
+#include <fcntl.h>
+#include <limits.h>
+#include <sys/stat.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+
+#include "http/request.hpp"
+
+namespace zcnet::http {
+
+namespace {
+
+int hex_value(char c) noexcept {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+// "http://host:80/a?b" -> "/a?b"; origin-form is returned as it is.
+std::string_view strip_authority(std::string_view target) {
+  for (std::string_view scheme : {std::string_view("http://"), std::string_view("https://")}) {
+    if (target.size() >= scheme.size() && iequals(target.substr(0, scheme.size()), scheme)) {
+      auto slash = target.find('/', scheme.size());
+      return slash == std::string_view::npos ? std::string_view("/") : target.substr(slash);
+    }
+  }
+  return target;
+}
+
+NormalizedPath refuse(int status) {
+  NormalizedPath p;
+  p.status = status;
+  return p;
+}
+
+}  // namespace
+
+NormalizedPath normalize_target(std::string_view target, std::span<char> out,
+                                const PathOptions& options) {
+  std::string_view path = strip_authority(target);
+  if (path.empty() || path.front() != '/') return refuse(400);
+  path = path.substr(0, path.find_first_of("?#"));
+  if (out.empty()) return refuse(414);
+  std::size_t len = 0;  // bytes of `out` holding finished segments, '/'-separated
+  bool trailing = true;
+  while (!path.empty()) {
+    path.remove_prefix(1);  // the '/'
+    std::string_view raw = path.substr(0, path.find('/'));
+    path.remove_prefix(raw.size());
+    // Decode the segment after the finished ones (after a '/' if any), keeping room for the NUL.
+    const std::size_t start = len == 0 ? 0 : len + 1;
+    std::size_t w = start;
+    bool encoded_dot = false;
+    for (std::size_t i = 0; i < raw.size(); ++i) {
+      char c = raw[i];
+      if (c == '%') {
+        if (i + 2 >= raw.size()) return refuse(400);
+        int hi = hex_value(raw[i + 1]), lo = hex_value(raw[i + 2]);
+        if (hi < 0 || lo < 0) return refuse(400);
+        c = static_cast<char>(hi * 16 + lo);
+        i += 2;
+        if (c == '/' || c == '\0') return refuse(400);
+        if (c == '.') encoded_dot = true;
+      }
+      if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) return refuse(400);
+      if (w + 1 >= out.size()) return refuse(414);
+      out[w++] = c;
+    }
+    std::string_view seg(out.data() + start, w - start);
+    trailing = seg.empty() || seg == "." || seg == "..";
+    if (seg.empty()) continue;
+    if ((seg == "." || seg == "..") && encoded_dot) return refuse(400);
+    if (seg == ".") continue;
+    if (seg == "..") {
+      if (len == 0) return refuse(400);  // above the root
+      std::string_view done(out.data(), len);
+      auto slash = done.rfind('/');
+      len = slash == std::string_view::npos ? 0 : slash;
+      continue;
+    }
+    if (start > 0) out[len] = '/';
+    len = w;
+  }
+  out[len] = '\0';
+  NormalizedPath p;
+  p.size = len;
+  p.trailing_slash = trailing;
+  if (!options.allow_dotfiles) {
+    std::string_view done(out.data(), len);
+    if (!done.empty() && (done.front() == '.' || done.find("/.") != std::string_view::npos))
+      p.status = 404;
+  }
+  return p;
+}
+
+int status_for_open_error(int code) noexcept {
+  switch (code) {
+    case ENOENT:
+    case ENOTDIR:
+    case ENAMETOOLONG:
+      return 404;
+    case EXDEV:
+    case EACCES:
+    case EPERM:
+    case ELOOP:
+      return 403;
+    case EMFILE:
+    case ENFILE:
+      return 503;
+    default:
+      return 500;
+  }
+}
+
+namespace detail {
+
+Result<UniqueFd> open_checked_by_realpath(int root_fd, const char* rel) {
+  UniqueFd fd(::openat(root_fd, *rel ? rel : ".", O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY));
+  if (!fd) return last_error("openat", rel);
+  // Error path and fallback only: the kernel lacks openat2, so two readlinks per open.
+  auto real = [](int f) -> std::string {
+    char link[64], buf[PATH_MAX];
+    std::snprintf(link, sizeof link, "/proc/self/fd/%d", f);
+    ssize_t n = ::readlink(link, buf, sizeof buf - 1);
+    return n > 0 ? std::string(buf, static_cast<std::size_t>(n)) : std::string();
+  };
+  std::string root = real(root_fd), file = real(fd.get());
+  if (root.empty() || file.empty()) return Error(EXDEV, "open beneath", rel);
+  if (root == "/") return fd;
+  if (file != root && (file.compare(0, root.size(), root) != 0 || file[root.size()] != '/'))
+    return Error(EXDEV, "open beneath", std::string(rel) + " resolves outside the root");
+  return fd;
+}
+
+}  // namespace detail
+
+}  // namespace zcnet::http

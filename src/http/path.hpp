@@ -1,0 +1,47 @@
+// From a request target to an open file beneath the document root, refusing every way out:
+// `..` past the root, percent-encoded dot segments and slashes, NUL and control bytes, and
+// symlinks that resolve outside the root (openat2 RESOLVE_BENEATH, else a realpath check).
+#pragma once
+
+#include <cstddef>
+#include <span>
+#include <string_view>
+
+#include "zcnet/error.hpp"
+#include "zcnet/fd.hpp"
+
+namespace zcnet::http {
+
+struct PathOptions {
+  bool allow_dotfiles = false;  // false: any segment starting with '.' is 404
+};
+
+struct NormalizedPath {
+  std::size_t size = 0;         // bytes written to the output buffer ("" = the root itself)
+  bool trailing_slash = false;  // the target named a directory ("/docs/")
+  int status = 0;               // 0: ok; else 400 (malformed or escaping), 404, 414
+};
+
+// Writes the root-relative path of `target` ("/a/./b/../c%20d?q" -> "a/c d") into `out`, with no
+// leading slash, no empty, "." or ".." segments, NUL-terminated. Raw ".." segments are resolved
+// (RFC 3986 5.2.4) and refused once they would climb above the root; percent-encoded dots
+// ("%2e%2e", ".%2e") and slashes ("%2f") are refused outright, as they are not dot-segments or
+// separators to the URI but would be to the filesystem. Accepts origin-form and absolute-form.
+NormalizedPath normalize_target(std::string_view target, std::span<char> out,
+                                const PathOptions& options = {});
+
+// Opens the NUL-terminated root-relative `rel` beneath the directory `root_fd` read-only and
+// nonblocking (a FIFO never blocks the loop). EXDEV: the path (through a symlink) leaves the root.
+Result<UniqueFd> open_beneath(int root_fd, const char* rel);
+
+// HTTP status for an open_beneath() error: 404 (ENOENT, ENOTDIR, ENAMETOOLONG), 403 (EXDEV,
+// EACCES, EPERM, ELOOP), 503 (EMFILE, ENFILE), else 500.
+int status_for_open_error(int code) noexcept;
+
+namespace detail {
+// The portable check behind open_beneath: openat(), then the opened file's real path must be
+// below the root's real path.
+Result<UniqueFd> open_checked_by_realpath(int root_fd, const char* rel);
+}  // namespace detail
+
+}  // namespace zcnet::http

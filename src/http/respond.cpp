@@ -1,0 +1,121 @@
+#include "http/respond.hpp"
+
+#include <fmt/format.h>
+#include <sys/stat.h>
+
+#include <cerrno>
+#include <cstring>
+#include <ctime>
+
+#include "http/path.hpp"
+#include "http/response.hpp"
+
+namespace zcnet::http {
+
+namespace {
+
+// Status-only responses that still describe the file (304, 416) or carry Allow (405).
+Plan finish_error(ResponseHead& h, bool head_only, std::span<char> out) {
+  char body[64];
+  auto b = fmt::format_to_n(body, sizeof body, "{} {}\n", h.status, reason_phrase(h.status));
+  const std::size_t body_len = std::min(b.size, sizeof body);
+  h.content_type = "text/plain; charset=utf-8";
+  h.content_length = body_len;
+  Plan p;
+  p.status = h.status;
+  p.keep_alive = h.keep_alive;
+  p.head_bytes = format_head(h, std::time(nullptr), out);
+  if (p.head_bytes == 0) return p;  // cannot happen with the reserved head space
+  if (!head_only && p.head_bytes + body_len <= out.size()) {
+    std::memcpy(out.data() + p.head_bytes, body, body_len);
+    p.head_bytes += body_len;
+  }
+  return p;
+}
+
+}  // namespace
+
+Plan plan_error(int status, bool keep_alive, bool head_only, std::span<char> out) {
+  ResponseHead h;
+  h.status = status;
+  h.keep_alive = keep_alive;
+  h.allow = status == 405;
+  return finish_error(h, head_only, out);
+}
+
+Plan plan_response(const Server& server, const Request& req, bool draining, std::span<char> out,
+                   std::span<char> path) {
+  const bool head_only = req.method == Method::Head;
+  const bool keep_alive = req.keep_alive && !draining;
+  // A body we will not read leaves the connection out of step: answer and close.
+  if (req.has_body) return plan_error(413, false, head_only, out);
+  if (req.method == Method::Other) return plan_error(405, keep_alive, false, out);
+
+  PathOptions po;
+  po.allow_dotfiles = server.options().allow_dotfiles;
+  NormalizedPath np = normalize_target(req.target, path.first(path.size() - 16), po);
+  if (np.status) return plan_error(np.status, keep_alive && np.status != 400, head_only, out);
+  auto file = open_beneath(server.root_fd(), path.data());
+  if (!file)
+    return plan_error(status_for_open_error(file.error().code()), keep_alive, head_only, out);
+  struct stat st {};
+  if (::fstat(file->get(), &st) != 0) return plan_error(500, keep_alive, head_only, out);
+  if (S_ISDIR(st.st_mode)) {
+    // A directory serves its index.html (the 16 bytes kept free above hold the suffix).
+    std::memcpy(path.data() + np.size, np.size ? "/index.html" : "index.html", np.size ? 12 : 11);
+    file = open_beneath(server.root_fd(), path.data());
+    if (!file) {
+      const int code = file.error().code();
+      return plan_error(code == ENOENT ? 403 : status_for_open_error(code), keep_alive, head_only,
+                        out);
+    }
+    if (::fstat(file->get(), &st) != 0) return plan_error(500, keep_alive, head_only, out);
+  }
+  if (!S_ISREG(st.st_mode)) return plan_error(403, keep_alive, head_only, out);
+
+  const Validators v = validators_of(st);
+  const auto size = static_cast<std::uint64_t>(st.st_size);
+  ResponseHead h;
+  h.keep_alive = keep_alive;
+  h.http10 = req.minor == 0;
+  h.validators = &v;
+  h.representation_size = size;
+  Plan p;
+  p.keep_alive = keep_alive;
+  if (not_modified(req, v)) {
+    h.status = p.status = 304;  // no body, no Content-Length (RFC 9110 15.4.5)
+    p.head_bytes = format_head(h, std::time(nullptr), out);
+    return p;
+  }
+  ByteRange range;
+  // Range applies to GET only (RFC 9110 14.2); a failed If-Range means the whole file.
+  if (req.method == Method::Get && !req.range.empty() && if_range_allows(req.if_range, v))
+    range = parse_range(req.range, size);
+  if (range.kind == ByteRange::Kind::Unsatisfiable) {
+    ResponseHead e;
+    e.status = 416;
+    e.keep_alive = keep_alive;
+    e.http10 = h.http10;
+    e.content_range = range;
+    e.representation_size = size;
+    return finish_error(e, head_only, out);
+  }
+  h.accept_ranges = true;
+  h.content_type = mime_type(std::string_view(path.data()));
+  p.offset = 0;
+  p.length = size;
+  h.status = 200;
+  if (range.kind == ByteRange::Kind::Partial) {
+    h.status = 206;
+    h.content_range = range;
+    p.offset = range.first;
+    p.length = range.last - range.first + 1;
+  }
+  p.status = h.status;
+  h.content_length = p.length;
+  p.head_bytes = format_head(h, std::time(nullptr), out);
+  if (!head_only && p.length > 0) p.file = std::move(*file);
+  return p;
+}
+
+}  // namespace zcnet::http

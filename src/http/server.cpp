@@ -1,0 +1,171 @@
+// The accept loop, the per-worker watchdog (send timeouts), graceful shutdown and the access log.
+#include <fcntl.h>
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+
+#include "http/worker.hpp"
+
+namespace zcnet::http {
+
+using namespace std::chrono_literals;
+
+namespace {
+
+EngineOptions engine_options(const ServerOptions& o) {
+  EngineOptions e;
+  // One connection buffer (request in, response head out) per connection, and at most one chunk
+  // per sending connection: the classes cover both, and growth is bounded by max_connections
+  // (a full pool would turn into ENOBUFS mid-response).
+  e.pool.class_sizes = {16 * 1024, 64 * 1024, 256 * 1024, 1024 * 1024};
+  e.pool.buffers_per_class = 8;
+  e.pool.max_buffers_per_class = std::max<std::size_t>(64, o.max_connections);
+  e.pool.policy = ExhaustionPolicy::Grow;
+  return e;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<Server>> Server::open(ServerOptions options) {
+  UniqueFd root(::open(options.root.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+  if (!root) return last_error("open root", options.root);
+  return std::unique_ptr<Server>(new Server(std::move(options), std::move(root)));
+}
+
+bool Server::try_enter() noexcept {
+  std::size_t n = connections_.load();
+  while (n < options_.max_connections)
+    if (connections_.compare_exchange_weak(n, n + 1)) return true;
+  return false;
+}
+
+Worker::Worker(Loop& loop, Server& server)
+    : loop_(&loop), server_(&server), engine_(engine_options(server.options())), conns_(loop) {
+  head_.prev = head_.next = &head_;
+  if (server.options().access_log_fd >= 0) log_.reserve(64 * 1024);
+}
+
+Worker::~Worker() {
+  flush_log();
+}
+
+void Worker::add(ConnState& c) noexcept {
+  c.prev = head_.prev;
+  c.next = &head_;
+  head_.prev->next = &c;
+  head_.prev = &c;
+}
+
+void Worker::remove(ConnState& c) noexcept {
+  if (!c.prev) return;
+  c.prev->next = c.next;
+  c.next->prev = c.prev;
+  c.prev = c.next = nullptr;
+}
+
+void Worker::start_draining() {
+  draining_ = true;
+  // Cancelling may resume nothing synchronously (completions run on a later turn), but walk a
+  // snapshot-safe way anyway: take `next` before acting on an entry.
+  for (ConnState* c = head_.next; c != &head_;) {
+    ConnState* next = c->next;
+    if (c->phase != Phase::Sending) c->cancel.cancel();
+    c = next;
+  }
+}
+
+void Worker::cancel_all() {
+  for (ConnState* c = head_.next; c != &head_;) {
+    ConnState* next = c->next;
+    c->cancel.cancel();
+    c = next;
+  }
+}
+
+void Worker::check_send_timeouts(Clock::time_point now) {
+  const auto limit = options().send_timeout;
+  for (ConnState* c = head_.next; c != &head_;) {
+    ConnState* next = c->next;
+    if (c->phase == Phase::Sending && c->sending) {
+      const std::uint64_t bytes = c->sending->stats().bytes;
+      if (bytes != c->seen_bytes) {
+        c->seen_bytes = bytes;
+        c->last_progress = now;
+      } else if (now - c->last_progress >= limit) {
+        c->cancel.cancel();
+      }
+    }
+    c = next;
+  }
+}
+
+void Worker::log_request(std::string_view peer, std::string_view method, std::string_view target,
+                         int minor, int status, std::uint64_t bytes, Clock::duration took) {
+  if (options().access_log_fd < 0) return;
+  const auto us = std::chrono::duration_cast<std::chrono::microseconds>(took).count();
+  fmt::format_to(std::back_inserter(log_), "{} \"{} {} HTTP/1.{}\" {} {} {}us\n", peer, method,
+                 target, minor, status, bytes, us);
+  if (log_.size() >= 32 * 1024) flush_log();
+}
+
+void Worker::flush_log() {
+  const int fd = options().access_log_fd;
+  std::size_t off = 0;
+  while (fd >= 0 && off < log_.size()) {
+    ssize_t w = ::write(fd, log_.data() + off, log_.size() - off);
+    if (w < 0 && errno == EINTR) continue;
+    if (w <= 0) break;  // a log that cannot be written must not stop the server
+    off += static_cast<std::size_t>(w);
+  }
+  log_.clear();
+}
+
+namespace {
+
+// Wakes up a few times per send timeout to find senders whose peer stopped reading.
+Task<void> watchdog(Worker& w, CancelToken stop) {
+  const auto tick = std::clamp<Clock::duration>(w.options().send_timeout / 4, 20ms, 1s);
+  for (;;) {
+    auto r = co_await w.loop().sleep_for(tick, stop);
+    if (!r) break;
+    w.check_send_timeouts(Clock::now());
+    w.flush_log();
+  }
+}
+
+}  // namespace
+
+Task<void> Server::run(Loop& loop, UniqueFd listener) {
+  Worker w(loop, *this);
+  CancelSource watchdog_stop;
+  TaskGroup helpers(loop);
+  helpers.spawn(watchdog(w, watchdog_stop.token()));
+  const CancelToken stop = loop.shutdown_token();
+  const IoOptions accept_io(stop);  // named: no temporaries inside co_await (loop.hpp)
+  for (;;) {
+    auto fd = co_await loop.accept(listener.get(), accept_io);
+    if (!fd) {
+      if (fd.error().code() != ECANCELED)
+        fmt::print(stderr, "zcnet serve: accept: {}\n", fd.error().message());
+      break;
+    }
+    if (try_enter())
+      w.conns().spawn(serve_connection(w, std::move(*fd)));
+    else
+      w.conns().spawn(refuse_connection(w, std::move(*fd)));
+  }
+  loop.close(std::move(listener));  // queued connections are refused from here on
+  w.start_draining();
+  if (!co_await w.conns().join(Clock::now() + options_.shutdown_grace)) {
+    fmt::print(stderr, "zcnet serve: {} connection(s) still busy after the grace period: closed\n",
+               w.conns().size());
+    w.cancel_all();
+    (void)co_await w.conns().join();
+  }
+  watchdog_stop.cancel();
+  (void)co_await helpers.join();
+}
+
+}  // namespace zcnet::http

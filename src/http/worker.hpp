@@ -1,0 +1,72 @@
+// What one loop thread of a Server keeps: its engine (selector, pools), its connections (an
+// intrusive list the watchdog walks for send timeouts and shutdown), and its access-log buffer.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "zcnet/cancel.hpp"
+#include "zcnet/http/server.hpp"
+#include "zcnet/loop.hpp"
+#include "zcnet/task_group.hpp"
+#include "zcnet/transfer.hpp"
+
+namespace zcnet::http {
+
+enum class Phase : std::uint8_t { Idle, Reading, Sending };
+
+// One connection's entry in its worker's list. Lives in the connection task's frame.
+struct ConnState {
+  ConnState* prev = nullptr;
+  ConnState* next = nullptr;
+  CancelSource cancel;  // every wait of this connection uses cancel.token()
+  Phase phase = Phase::Idle;
+  const Transfer* sending = nullptr;  // set while a body transfer runs (send-timeout watchdog)
+  std::uint64_t seen_bytes = 0;
+  Clock::time_point last_progress{};
+};
+
+class Worker {
+ public:
+  Worker(Loop& loop, Server& server);
+  ~Worker();
+  Worker(const Worker&) = delete;
+  Worker& operator=(const Worker&) = delete;
+
+  Loop& loop() noexcept { return *loop_; }
+  Server& server() noexcept { return *server_; }
+  const ServerOptions& options() const noexcept { return server_->options(); }
+  Engine& engine() noexcept { return engine_; }
+  TaskGroup& conns() noexcept { return conns_; }
+  bool draining() const noexcept { return draining_; }
+
+  void add(ConnState& c) noexcept;
+  void remove(ConnState& c) noexcept;
+  // Shutdown: idle and reading connections are cancelled now; senders finish their response.
+  void start_draining();
+  void cancel_all();
+  // Send timeouts: cancels connections whose transfer moved nothing for send_timeout.
+  void check_send_timeouts(Clock::time_point now);
+
+  // Appends one access-log line (no-op without --access-log); flushed at 32 KiB or by flush().
+  void log_request(std::string_view peer, std::string_view method, std::string_view target,
+                   int minor, int status, std::uint64_t bytes, Clock::duration took);
+  void flush_log();
+
+ private:
+  Loop* loop_;
+  Server* server_;
+  Engine engine_;
+  TaskGroup conns_;
+  ConnState head_;  // sentinel of a circular list
+  bool draining_ = false;
+  std::string log_;  // reserved once; appends do not allocate until a flush is overdue
+};
+
+// One connection's life: requests, responses, keep-alive, lingering close. Counted in by the
+// caller (Server::try_enter) and out by the task.
+Task<void> serve_connection(Worker& w, UniqueFd fd);
+// Beyond max_connections: a canned 503 and a lingering close (bounded to a second).
+Task<void> refuse_connection(Worker& w, UniqueFd fd);
+
+}  // namespace zcnet::http
