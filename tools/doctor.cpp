@@ -28,28 +28,27 @@ void run_doctor(bool json) {
     auto p = Profile::load(Profile::default_path());
     return p ? *p : Profile::defaults();
   }();
-  nlohmann::json j{
-      {"kernel", c.kernel},
-      {"sendfile", c.sendfile},
-      {"splice", c.splice},
-      {"tee", c.tee},
-      {"msg_zerocopy", c.msg_zerocopy},
-      {"io_uring", c.io_uring},
-      {"io_uring_send_zc", c.uring_send_zc},
-      {"io_uring_splice", c.uring_splice},
-      {"io_uring_fixed_buffers", c.uring_fixed_buffers},
-      {"pipe_max_bytes", c.pipe_max_bytes},
-      {"optmem_max", read_proc("/proc/sys/net/core/optmem_max")},
-      {"io_uring_disabled", read_proc("/proc/sys/kernel/io_uring_disabled")},
-      {"nofile_soft", nofile.rlim_cur},
-      {"nofile_hard", nofile.rlim_max},
-      {"profile_path", Profile::default_path()},
-      {"profile",
-       {{"local_sendfile_min_bytes", profile.local_sendfile_min_bytes},
-        {"local_sendfile_max_bytes", profile.local_sendfile_max_bytes},
-        {"local_mmap_min_bytes", profile.local_mmap_min_bytes},
-        {"remote_sendfile_min_bytes", profile.remote_sendfile_min_bytes},
-        {"zerocopy_min_bytes", profile.zerocopy_min_bytes}}}};
+  nlohmann::json j{{"kernel", c.kernel},
+                   {"sendfile", c.sendfile},
+                   {"splice", c.splice},
+                   {"tee", c.tee},
+                   {"msg_zerocopy", c.msg_zerocopy},
+                   {"io_uring", c.io_uring},
+                   {"io_uring_send_zc", c.uring_send_zc},
+                   {"io_uring_splice", c.uring_splice},
+                   {"io_uring_fixed_buffers", c.uring_fixed_buffers},
+                   {"pipe_max_bytes", c.pipe_max_bytes},
+                   {"optmem_max", read_proc("/proc/sys/net/core/optmem_max")},
+                   {"io_uring_disabled", read_proc("/proc/sys/kernel/io_uring_disabled")},
+                   {"nofile_soft", nofile.rlim_cur},
+                   {"nofile_hard", nofile.rlim_max},
+                   {"profile_path", Profile::default_path()},
+                   {"profile",
+                    {{"local_sendfile_min_bytes", profile.local_sendfile_min_bytes},
+                     {"local_sendfile_max_bytes", profile.local_sendfile_max_bytes},
+                     {"local_mmap_min_bytes", profile.local_mmap_min_bytes},
+                     {"remote_sendfile_min_bytes", profile.remote_sendfile_min_bytes},
+                     {"zerocopy_min_bytes", profile.zerocopy_min_bytes}}}};
   if (json) {
     fmt::print("{}\n", j.dump(2));
     return;
