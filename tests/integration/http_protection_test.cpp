@@ -14,7 +14,8 @@ namespace {
 using namespace std::chrono_literals;
 
 class HttpProtection : public HttpServeTest {};
-INSTANTIATE_TEST_SUITE_P(Backends, HttpProtection, ::testing::Values("epoll", "uring"),
+INSTANTIATE_TEST_SUITE_P(Backends, HttpProtection,
+                         ::testing::Values(zcnet::test::kReactorBackend, "uring"),
                          backend_param_name);
 
 TEST_P(HttpProtection, Slowloris_TrickledHeader_CutOffAtHeaderTimeout) {

@@ -6,7 +6,8 @@ namespace zcnet::test {
 namespace {
 
 class HttpServe : public HttpServeTest {};
-INSTANTIATE_TEST_SUITE_P(Backends, HttpServe, ::testing::Values("epoll", "uring"),
+INSTANTIATE_TEST_SUITE_P(Backends, HttpServe,
+                         ::testing::Values(zcnet::test::kReactorBackend, "uring"),
                          backend_param_name);
 
 TEST_P(HttpServe, Get_SmallFile_200WithEveryHeader) {

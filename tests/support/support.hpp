@@ -15,6 +15,13 @@
 
 namespace zcnet::test {
 
+// The readiness backend this build has: epoll on Linux, poll() in the portable build.
+#ifdef ZCNET_PORTABLE
+inline constexpr const char* kReactorBackend = "poll";
+#else
+inline constexpr const char* kReactorBackend = "epoll";
+#endif
+
 // XXH3-64 of a byte range.
 std::uint64_t hash_bytes(const void* data, std::size_t n);
 
