@@ -6,13 +6,12 @@
 #include <fmt/format.h>
 #include <unistd.h>
 
-#include <atomic>
 #include <chrono>
-#include <csignal>
 #include <limits>
 
 #include "commands.hpp"
 #include "report.hpp"
+#include "stop_signals.hpp"
 #include "wire.hpp"
 #include "zcnet/pool.hpp"
 #include "zcnet/task_group.hpp"
@@ -189,19 +188,6 @@ Task<void> serve_connection(RecvContext& c, UniqueFd fd) {
   c.loop.close(std::move(fd));
 }
 
-// SIGINT/SIGTERM start a graceful shutdown; a second one stops at once. Loop::request_shutdown()
-// and Loop::stop() are an atomic store and an eventfd/pipe write, both async-signal-safe.
-std::atomic<Loop*> g_signal_loop{nullptr};
-std::atomic<int> g_signals{0};
-extern "C" void on_stop_signal(int) {
-  Loop* l = g_signal_loop.load();
-  if (!l) return;
-  if (g_signals.fetch_add(1) == 0)
-    l->request_shutdown();
-  else
-    l->stop();
-}
-
 // Accepts up to --count connections (or until a signal), then drains. `clean` turns false if
 // accepting failed.
 Task<void> serve(RecvContext& c, UniqueFd& listener, bool& clean) {
@@ -238,27 +224,6 @@ Task<void> serve(RecvContext& c, UniqueFd& listener, bool& clean) {
   if (stop.cancelled()) c.failed = 0;  // asked to stop: failures were reported, exit 0
 }
 
-// Routes SIGINT/SIGTERM to `loop` while alive; the default actions come back when it dies.
-class StopSignals {
- public:
-  explicit StopSignals(Loop& loop) {
-    g_signals.store(0);
-    g_signal_loop.store(&loop);
-    struct sigaction sa {};
-    sa.sa_handler = on_stop_signal;
-    ::sigemptyset(&sa.sa_mask);
-    ::sigaction(SIGINT, &sa, nullptr);
-    ::sigaction(SIGTERM, &sa, nullptr);
-  }
-  ~StopSignals() {
-    ::signal(SIGINT, SIG_DFL);
-    ::signal(SIGTERM, SIG_DFL);
-    g_signal_loop.store(nullptr);
-  }
-  StopSignals(const StopSignals&) = delete;
-  StopSignals& operator=(const StopSignals&) = delete;
-};
-
 void run_recv(const RecvArgs& a) {
   UniqueFd listener = check(listen_on(a.listen));
   if (::fcntl(listener.get(), F_SETFL, ::fcntl(listener.get(), F_GETFL) | O_NONBLOCK) != 0)
@@ -274,14 +239,18 @@ void run_recv(const RecvArgs& a) {
   std::unique_ptr<Loop> loop = create_loop(a.backend);
   TaskGroup conns(*loop);
   RecvContext ctx{*loop, engine, a, out.get(), conns};
-  StopSignals signals(*loop);
+  // SIGINT/SIGTERM: drain within --grace, then a second signal stops at once. Both Loop calls
+  // are thread-safe.
+  Loop* l = loop.get();
+  StopSignals signals;
+  signals.listen([l] { l->request_shutdown(); }, [l] { l->stop(); });
   // Announced once the loop and the handlers are ready: a test may signal as soon as it reads it.
   fmt::print(stderr, "zcnet recv: listening on port {}\n", local_port(listener.get()));
   bool clean = true;
   try {
     loop->block_on(serve(ctx, listener, clean));
   } catch (const std::runtime_error&) {
-    if (g_signals.load() < 2) throw;
+    if (signals.seen() < 2) throw;
     throw std::runtime_error("recv: stopped by a second signal; transfers in flight were cut");
   }
   if (ctx.failed > 0)

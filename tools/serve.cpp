@@ -2,14 +2,11 @@
 // own SO_REUSEPORT listener. SIGINT/SIGTERM drain gracefully; a second signal stops at once.
 #include <fcntl.h>
 #include <fmt/format.h>
-#include <pthread.h>
 
-#include <atomic>
-#include <csignal>
-#include <ctime>
 #include <thread>
 
 #include "commands.hpp"
+#include "stop_signals.hpp"
 #include "zcnet/http/server.hpp"
 #include "zcnet/loop_group.hpp"
 
@@ -89,45 +86,22 @@ void run_serve(const ServeArgs& a) {
     if (port == 0) port = check(zcnet::local_port(listeners.back().get()));
   }
 
-  // Signals are taken by a waiter thread; the loops' threads inherit the blocked mask.
-  sigset_t stop_signals;
-  ::sigemptyset(&stop_signals);
-  ::sigaddset(&stop_signals, SIGINT);
-  ::sigaddset(&stop_signals, SIGTERM);
-  ::pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
-
   LoopGroup group(go);
+  StopSignals signals;  // before the loops start: their threads inherit the blocked mask
   auto started = group.start([&](Loop& loop, std::size_t i) -> Task<void> {
     return server->run(loop, std::move(listeners[i]));
   });
   if (!started) fail(started.error());
+  signals.listen(
+      [&group] {
+        fmt::print(stderr, "zcnet serve: shutting down (a second signal stops at once)\n");
+        group.request_shutdown();
+      },
+      [&group] { group.stop(); });
   fmt::print(stderr, "zcnet serve: listening on port {}\n", port);
   std::fflush(stderr);
 
-  std::atomic<bool> finished{false};
-  std::thread waiter([&] {
-    int seen = 0;
-    const timespec tick{0, 200'000'000};
-    while (!finished.load()) {
-      if (::sigtimedwait(&stop_signals, nullptr, &tick) < 0) continue;
-      if (++seen == 1) {
-        fmt::print(stderr, "zcnet serve: shutting down (a second signal stops at once)\n");
-        group.request_shutdown();
-      } else {
-        group.stop();
-      }
-    }
-  });
-  try {
-    group.join();
-  } catch (...) {
-    finished.store(true);
-    waiter.join();
-    throw;
-  }
-  finished.store(true);
-  waiter.join();
-  ::pthread_sigmask(SIG_UNBLOCK, &stop_signals, nullptr);
+  group.join();
 }
 
 }  // namespace
