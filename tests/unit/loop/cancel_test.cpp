@@ -24,7 +24,8 @@ int cancel_after_start(Loop& loop, MakeOp make_op) {
       (void)co_await lp.sleep_for(20ms);
       s.cancel();
     }(l, src));
-    auto r = co_await mk(l, src.token());
+    const CancelToken tok = src.token();  // named: no temporaries inside co_await
+    auto r = co_await mk(l, tok);
     co_return r ? 0 : r.error().code();
   }(loop, make_op));
 }
@@ -44,7 +45,8 @@ TEST_P(CancelTest, Readable_Cancelled_ReturnsEcanceled) {
   int fd = a.get();
   EXPECT_EQ(cancel_after_start(*loop,
                                [fd](Loop& l, CancelToken t) -> Task<Result<void>> {
-                                 co_return co_await l.readable(fd, {t});
+                                 const IoOptions io(t);  // named: no temporaries inside co_await
+                                 co_return co_await l.readable(fd, io);
                                }),
             ECANCELED);
   loop->close(std::move(a));
@@ -57,7 +59,8 @@ TEST_P(CancelTest, Writable_Cancelled_ReturnsEcanceled) {
   int fd = a.get();
   EXPECT_EQ(cancel_after_start(*loop,
                                [fd](Loop& l, CancelToken t) -> Task<Result<void>> {
-                                 co_return co_await l.writable(fd, {t});
+                                 const IoOptions io(t);  // named: no temporaries inside co_await
+                                 co_return co_await l.writable(fd, io);
                                }),
             ECANCELED);
   loop->close(std::move(a));
@@ -70,7 +73,8 @@ TEST_P(CancelTest, Read_Cancelled_ReturnsEcanceled_ThenReadStillWorks) {
   std::byte buf[8];
   EXPECT_EQ(cancel_after_start(*loop,
                                [fd, &buf](Loop& l, CancelToken t) -> Task<Result<std::size_t>> {
-                                 co_return co_await l.read(fd, buf, {t});
+                                 const IoOptions io(t);  // named: no temporaries inside co_await
+                                 co_return co_await l.read(fd, buf, io);
                                }),
             ECANCELED);
   ASSERT_EQ(::send(b.get(), "x", 1, 0), 1);
@@ -90,7 +94,8 @@ TEST_P(CancelTest, Write_BlockedOnFullBuffer_Cancelled_ReturnsEcanceled) {
   std::vector<std::byte> data(1 << 20);
   EXPECT_EQ(cancel_after_start(*loop,
                                [fd, &data](Loop& l, CancelToken t) -> Task<Result<std::size_t>> {
-                                 co_return co_await l.write(fd, data, {t});
+                                 const IoOptions io(t);  // named: no temporaries inside co_await
+                                 co_return co_await l.write(fd, data, io);
                                }),
             ECANCELED);
   loop->close(std::move(a));
@@ -104,7 +109,8 @@ TEST_P(CancelTest, SendZc_BlockedOnFullBuffer_Cancelled_ReturnsEcanceled) {
   std::vector<std::byte> data(1 << 20);
   EXPECT_EQ(cancel_after_start(*loop,
                                [fd, &data](Loop& l, CancelToken t) -> Task<Result<std::size_t>> {
-                                 co_return co_await l.send_zc(fd, data, {t});
+                                 const IoOptions io(t);  // named: no temporaries inside co_await
+                                 co_return co_await l.send_zc(fd, data, io);
                                }),
             ECANCELED);
   loop->close(std::move(a));
@@ -116,7 +122,8 @@ TEST_P(CancelTest, Recv_Cancelled_ReturnsEcanceled) {
   int fd = a.get();
   EXPECT_EQ(cancel_after_start(*loop,
                                [fd](Loop& l, CancelToken t) -> Task<Result<RecvBuffer>> {
-                                 co_return co_await l.recv(fd, {t});
+                                 const IoOptions io(t);  // named: no temporaries inside co_await
+                                 co_return co_await l.recv(fd, io);
                                }),
             ECANCELED);
   loop->close(std::move(a));
@@ -128,7 +135,8 @@ TEST_P(CancelTest, Accept_Cancelled_ReturnsEcanceled) {
   int fd = listener.get();
   EXPECT_EQ(cancel_after_start(*loop,
                                [fd](Loop& l, CancelToken t) -> Task<Result<UniqueFd>> {
-                                 co_return co_await l.accept(fd, {t});
+                                 const IoOptions io(t);  // named: no temporaries inside co_await
+                                 co_return co_await l.accept(fd, io);
                                }),
             ECANCELED);
   loop->close(std::move(listener));
@@ -149,7 +157,8 @@ TEST_P(CancelTest, Connect_PendingOnFullBacklog_Cancelled_ReturnsEcanceled) {
   UniqueFd s(::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
   int fd = s.get();
   int code = cancel_after_start(*loop, [fd, addr](Loop& l, CancelToken t) -> Task<Result<void>> {
-    co_return co_await l.connect(fd, as_sockaddr(addr), sizeof addr, {t});
+    const IoOptions io(t);  // named: no temporaries inside co_await
+    co_return co_await l.connect(fd, as_sockaddr(addr), sizeof addr, io);
   });
   if (code == 0) GTEST_SKIP() << "the kernel completed the connect despite a full backlog";
   EXPECT_EQ(code, ECANCELED);
@@ -173,7 +182,8 @@ TEST_P(CancelTest, Transfer_WaitingOnSilentSource_Cancelled_ReturnsEcanceled) {
   Transfer t(engine, Socket{src.get()}, Socket{dst.get()});
   EXPECT_EQ(cancel_after_start(*loop,
                                [&t](Loop& l, CancelToken tok) -> Task<Result<Stats>> {
-                                 co_return co_await transfer(l, t, {tok});
+                                 const IoOptions io(tok);  // named: no temporaries inside co_await
+                                 co_return co_await transfer(l, t, io);
                                }),
             ECANCELED);
   loop->close(std::move(src));
@@ -186,7 +196,8 @@ TEST_P(CancelTest, AlreadyCancelledToken_FailsAtOnce) {
   CancelSource src;
   src.cancel();
   auto r = loop->block_on([](Loop& l, int fd, CancelToken t) -> Task<Result<void>> {
-    co_return co_await l.readable(fd, {t});
+    const IoOptions io(t);  // named: no temporaries inside co_await
+    co_return co_await l.readable(fd, io);
   }(*loop, a.get(), src.token()));
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error().code(), ECANCELED);

@@ -25,7 +25,8 @@ Task<void> echo_connection(Loop& l, UniqueFd fd) {
 
 Task<void> echo_server(Loop& l, int listen_fd, TaskGroup& conns, CancelToken stop) {
   for (;;) {
-    auto c = co_await l.accept(listen_fd, {stop});
+    const IoOptions io(stop);  // named: no temporaries inside co_await
+    auto c = co_await l.accept(listen_fd, io);
     if (!c) break;
     conns.spawn(echo_connection(l, std::move(*c)));
   }

@@ -60,7 +60,8 @@ TEST_P(EmfileTest, Accept_Emfile_PausesLogsOnceAndResumes) {
       CancelSource stop;
       l.spawn([](Loop& lp, int lfd, std::vector<UniqueFd>& out, CancelToken t) -> Task<void> {
         for (;;) {
-          auto c = co_await lp.accept(lfd, {t});
+          const IoOptions io(t);  // named: no temporaries inside co_await
+          auto c = co_await lp.accept(lfd, io);
           if (!c) co_return;
           out.push_back(std::move(*c));
         }

@@ -44,7 +44,8 @@ TEST_P(FdLeakTest, TenThousandConnections_NoFdLeft) {
       CancelSource stop;
       l.spawn([](Loop& lp, int lfd, TaskGroup& g, CancelToken t) -> Task<void> {
         for (;;) {
-          auto c = co_await lp.accept(lfd, {t});
+          const IoOptions io(t);  // named: no temporaries inside co_await
+          auto c = co_await lp.accept(lfd, io);
           if (!c) co_return;
           g.spawn(echo_once(lp, std::move(*c)));
         }

@@ -40,7 +40,8 @@ Task<void> send_file(Loop& l, Engine& engine, UniqueFd fd, int file_fd, std::uin
 Task<void> file_server(Loop& l, Engine& engine, int listen_fd, const TempFile& file,
                        TaskGroup& conns, CancelToken stop, Served& served) {
   for (;;) {
-    auto c = co_await l.accept(listen_fd, {stop});
+    const IoOptions io(stop);  // named: no temporaries inside co_await
+    auto c = co_await l.accept(listen_fd, io);
     if (!c) break;
     conns.spawn(send_file(l, engine, std::move(*c), file.fd(), file.size(), served));
   }

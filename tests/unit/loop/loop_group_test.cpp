@@ -36,7 +36,8 @@ TEST_P(LoopGroupTest, ReusePort_TwoLoops_ShareConnectionsAndShutDownGracefully) 
     ++listening;
     TaskGroup conns(l);
     for (;;) {
-      auto c = co_await l.accept(listener->get(), {l.shutdown_token()});
+      const IoOptions io(l.shutdown_token());  // named: no temporaries inside co_await
+      auto c = co_await l.accept(listener->get(), io);
       if (!c) break;
       ++served[index];
       conns.spawn([](Loop& lp, UniqueFd fd) -> Task<void> {

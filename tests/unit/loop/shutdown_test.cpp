@@ -30,13 +30,15 @@ Task<void> server(Loop& l, UniqueFd listener, const TempFile& file, Clock::durat
   Engine engine;
   TaskGroup conns(l);
   for (;;) {
-    auto c = co_await l.accept(listener.get(), {l.shutdown_token()});
+    const IoOptions io(l.shutdown_token());  // named: no temporaries inside co_await
+    auto c = co_await l.accept(listener.get(), io);
     if (!c) break;
     ++log.accepted;
     conns.spawn([](Loop& lp, Engine& e, UniqueFd fd, const TempFile& f, TaskGroup& g,
                    ServerLog& lg) -> Task<void> {
       Transfer t(e, FileRange{f.fd(), 0, f.size()}, Socket{fd.get()});
-      auto r = co_await transfer(lp, t, {g.token()});
+      const IoOptions conn_io(g.token());  // named: no temporaries inside co_await
+      auto r = co_await transfer(lp, t, conn_io);
       if (r)
         ++lg.finished;
       else if (r.error().code() == ECANCELED)
