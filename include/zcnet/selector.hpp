@@ -19,8 +19,9 @@ struct Profile {
   // File -> socket whose peer is on this machine (loopback, Unix). The receiver's copy bounds
   // throughput, so the question is which sender path keeps it fed; measured here
   // (docs/performance.md): read-write below the sendfile window, sendfile inside it (a file that
-  // fits in one GSO segment leaves with no copy at all), read-write again above it, and mmap+write
-  // for files too large for the CPU caches (one copy fewer than pread+write).
+  // fits in one GSO segment leaves with no copy at all), read-write again above it, and for files
+  // too large for the CPU caches mmap+write (one copy fewer than pread+write) on a blocking
+  // socket, sendfile on a nonblocking one that a loop steps (it measured faster there).
   std::uint64_t local_sendfile_min_bytes = 32 * 1024;
   std::uint64_t local_sendfile_max_bytes = 128 * 1024;
   std::uint64_t local_mmap_min_bytes = 32 * 1024 * 1024;

@@ -27,6 +27,19 @@ TEST(Selector, FileToLocalSocket_AtOrAboveThreshold_ChoosesMmap) {
   EXPECT_NE(ch.reason.find("local"), std::string::npos) << ch.reason;
 }
 
+TEST(Selector, LargeFileToLocalNonblockingSocket_ChoosesSendfile) {
+  Capabilities caps = all_on();
+  Selector sel(caps, Profile::defaults());
+  auto [c, s] = test::tcp_pair(/*nonblocking_client=*/true);
+  TempFile f = TempFile::empty();
+  const auto t = Profile::defaults().local_mmap_min_bytes;
+  Choice ch = sel.choose(FileRange{f.fd()}, Socket{c.get()}, t);
+  EXPECT_EQ(ch.strategy, StrategyKind::Sendfile) << ch.reason;
+  Capabilities no_sendfile = caps.without(StrategyKind::Sendfile);
+  EXPECT_EQ(Selector(no_sendfile, {}).choose(FileRange{f.fd()}, Socket{c.get()}, t).strategy,
+            StrategyKind::Mmap);
+}
+
 TEST(Selector, FileToLocalSocket_OutsideSendfileWindowBelowMmap_ChoosesReadWrite) {
   Capabilities caps = all_on();
   const Profile p = Profile::defaults();
