@@ -3,6 +3,7 @@
 alternating strategies within each round (A B C ... A B C ...), and prints medians and ratios to
 read-write: throughput and the sender's CPU seconds per GiB. Bounded: --runs rounds, one file."""
 import argparse
+import hashlib
 import json
 import os
 import statistics
@@ -25,8 +26,17 @@ def make_file(path, size):
             pass
 
 
-def one_run(cli, path, strategy):
-    rx = subprocess.Popen([cli, "recv", "--listen", "127.0.0.1:0", "--json"],
+def file_hash(path):
+    h = hashlib.blake2b()
+    with open(path, "rb") as f:
+        while chunk := f.read(8 << 20):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def one_run(cli, path, strategy, out=None):
+    rx = subprocess.Popen([cli, "recv", "--listen", "127.0.0.1:0", "--json"]
+                          + (["--out", out] if out else []),
                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     port = rx.stderr.readline().rsplit(" ", 1)[-1].strip()
     tx = subprocess.run([cli, "send", path, "--to", f"127.0.0.1:{port}", "--strategy", strategy,
@@ -44,17 +54,27 @@ def main():
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--strategies", default=",".join(STRATEGIES))
     ap.add_argument("--json", help="write every raw sample here")
+    ap.add_argument("--verify", action="store_true",
+                    help="receive into a file (recv --out) and compare its hash with the source's; "
+                         "measures disk-cache writes too, so use it for checking, not for speed")
     args = ap.parse_args()
     strategies = args.strategies.split(",")
     samples = {s: [] for s in strategies}
     with tempfile.TemporaryDirectory(prefix="zcnet-e2e-") as tmp:
         path = os.path.join(tmp, "payload.bin")
         make_file(path, args.size)
+        want = file_hash(path) if args.verify else None
+        out = os.path.join(tmp, "received.bin") if args.verify else None
         for run in range(args.runs):
             for s in strategies:
-                tx, rx = one_run(args.cli, path, s)
+                tx, rx = one_run(args.cli, path, s, out)
                 if tx["bytes"] != args.size or rx["bytes"] != args.size:
                     raise RuntimeError(f"{s}: sent {tx['bytes']} received {rx['bytes']}")
+                if want and file_hash(out) != want:
+                    raise RuntimeError(f"{s}: received file differs from the source")
+                if want:
+                    print(f"{s}: received file identical to the source (blake2b)", file=sys.stderr)
+                    os.unlink(out)
                 samples[s].append({"send": tx, "recv": rx})
                 print(f"run {run + 1}/{args.runs} {s:<14} {tx['bytes_per_second'] / 1e9:6.2f} GB/s"
                       f" sender {tx['cpu_seconds_per_gib']:.3f} s/GiB via {tx['strategy']}",
