@@ -9,28 +9,6 @@ namespace {
 
 using namespace zcnet::test;
 
-class ReadWrite_FileToSocket : public ::testing::TestWithParam<std::size_t> {};
-
-TEST_P(ReadWrite_FileToSocket, DeliversEveryByteExactly) {
-  TempFile f = TempFile::with_pattern(GetParam());
-  Delivery d = file_to_socket(StrategyKind::ReadWrite, f, FileRange{});
-  ASSERT_TRUE(d.drive.ok()) << d.drive.error_text();
-  EXPECT_EQ(d.rx.bytes, f.size());
-  EXPECT_EQ(d.rx.hash, f.hash());
-  EXPECT_EQ(d.stats.bytes, f.size());
-  EXPECT_EQ(d.stats.bytes_copied_user, f.size());
-}
-
-INSTANTIATE_TEST_SUITE_P(Sizes, ReadWrite_FileToSocket, ::testing::ValuesIn(sizes_to_check()));
-
-TEST(ReadWrite, FileToSocket_256MiB_IsByteExact) {
-  const TempFile& f = big_file();
-  Delivery d = file_to_socket(StrategyKind::ReadWrite, f, FileRange{});
-  ASSERT_TRUE(d.drive.ok()) << d.drive.error_text();
-  EXPECT_EQ(d.rx.bytes, f.size());
-  EXPECT_EQ(d.rx.hash, f.hash());
-}
-
 TEST(ReadWrite, FileRangeAtOffset_SendsOnlyThatRange) {
   TempFile f = TempFile::with_pattern(1 << 20);
   FileRange range{-1, 12345, 300000};

@@ -9,28 +9,6 @@ namespace {
 
 using namespace zcnet::test;
 
-class Sendfile_FileToSocket : public ::testing::TestWithParam<std::size_t> {};
-
-TEST_P(Sendfile_FileToSocket, DeliversEveryByteExactly) {
-  TempFile f = TempFile::with_pattern(GetParam());
-  Delivery d = file_to_socket(StrategyKind::Sendfile, f, FileRange{});
-  ASSERT_TRUE(d.drive.ok()) << d.drive.error_text();
-  EXPECT_EQ(d.rx.bytes, f.size());
-  EXPECT_EQ(d.rx.hash, f.hash());
-  EXPECT_EQ(d.stats.bytes, f.size());
-  EXPECT_EQ(d.stats.bytes_copied_user, 0u);
-}
-
-INSTANTIATE_TEST_SUITE_P(Sizes, Sendfile_FileToSocket, ::testing::ValuesIn(sizes_to_check()));
-
-TEST(Sendfile, FileToSocket_256MiB_IsByteExact) {
-  const TempFile& f = big_file();
-  Delivery d = file_to_socket(StrategyKind::Sendfile, f, FileRange{});
-  ASSERT_TRUE(d.drive.ok()) << d.drive.error_text();
-  EXPECT_EQ(d.rx.bytes, f.size());
-  EXPECT_EQ(d.rx.hash, f.hash());
-}
-
 TEST(Sendfile, FileRangeAtOffset_SendsOnlyThatRangeAndLeavesTheFdPositionAlone) {
   TempFile f = TempFile::with_pattern(1 << 20);
   ASSERT_EQ(::lseek(f.fd(), 333, SEEK_SET), 333);

@@ -10,28 +10,6 @@ namespace {
 
 using namespace zcnet::test;
 
-class Splice_FileToSocket : public ::testing::TestWithParam<std::size_t> {};
-
-TEST_P(Splice_FileToSocket, DeliversEveryByteExactly) {
-  TempFile f = TempFile::with_pattern(GetParam());
-  Delivery d = file_to_socket(StrategyKind::Splice, f, FileRange{});
-  ASSERT_TRUE(d.drive.ok()) << d.drive.error_text();
-  EXPECT_EQ(d.rx.bytes, f.size());
-  EXPECT_EQ(d.rx.hash, f.hash());
-  EXPECT_EQ(d.stats.bytes, f.size());
-  EXPECT_EQ(d.stats.bytes_copied_user, 0u);
-}
-
-INSTANTIATE_TEST_SUITE_P(Sizes, Splice_FileToSocket, ::testing::ValuesIn(sizes_to_check()));
-
-TEST(Splice, FileToSocket_256MiB_IsByteExact) {
-  const TempFile& f = big_file();
-  Delivery d = file_to_socket(StrategyKind::Splice, f, FileRange{});
-  ASSERT_TRUE(d.drive.ok()) << d.drive.error_text();
-  EXPECT_EQ(d.rx.bytes, f.size());
-  EXPECT_EQ(d.rx.hash, f.hash());
-}
-
 TEST(Splice, FileRangeNonblockingSinkSmallBudget_IsByteExact) {
   TempFile f = TempFile::with_pattern(6 << 20);
   FileRange range{-1, 777, (5 << 20) + 1};
