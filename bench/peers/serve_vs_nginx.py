@@ -1,0 +1,165 @@
+#!/usr/bin/env python3
+"""zcnet serve against nginx (sendfile on + tcp_nopush on, and sendfile off) on the same files,
+same worker count, access logs off, loaded in turn by wrk (A B C A B C ...). Prints medians of
+requests/s, MB/s, p99 latency and server CPU seconds per GiB, with ratios to nginx's faster mode.
+Loopback only; every wrk run is bounded by --duration. Needs nginx and wrk (scripts/setup-peers.sh).
+"""
+import argparse
+import os
+import re
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+SIZES = {"4k": 4096, "64k": 65536, "1m": 1 << 20, "16m": 16 << 20}
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pids):
+    total = 0
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])  # utime + stime
+        except FileNotFoundError:
+            pass
+    return total / TICK
+
+
+def children(pid):
+    out = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout
+    return [int(x) for x in out.split()]
+
+
+def wait_port(port, timeout=10):
+    import socket
+    end = time.time() + timeout
+    while time.time() < end:
+        try:
+            socket.create_connection(("127.0.0.1", port), 0.2).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError(f"nothing listens on {port}")
+
+
+def nginx_conf(tmp, root, port, workers, sendfile):
+    conf = os.path.join(tmp, f"nginx-{port}.conf")
+    with open(conf, "w") as f:
+        f.write(f"""daemon off; master_process on; worker_processes {workers};
+pid {tmp}/nginx-{port}.pid; error_log {tmp}/nginx-{port}.err warn;
+worker_rlimit_nofile 8192;
+events {{ worker_connections 4096; }}
+http {{
+  access_log off; keepalive_requests 1000000; keepalive_timeout 60;
+  sendfile {"on" if sendfile else "off"}; tcp_nopush {"on" if sendfile else "off"};
+  client_body_temp_path {tmp}/body; proxy_temp_path {tmp}/proxy; fastcgi_temp_path {tmp}/fcgi;
+  uwsgi_temp_path {tmp}/uwsgi; scgi_temp_path {tmp}/scgi;
+  server {{ listen 127.0.0.1:{port} reuseport; root {root}; }}
+}}
+""")
+    return conf
+
+
+def parse_wrk(text):
+    def unit(v, u):
+        return float(v) * {"": 1, "k": 1e3, "K": 1e3, "M": 1e6, "G": 1e9,
+                           "B": 1, "KB": 1024, "MB": 1 << 20, "GB": 1 << 30}[u]
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", text).group(1))
+    m = re.search(r"Transfer/sec:\s+([\d.]+)([KMG]?B)", text)
+    bps = unit(m.group(1), m.group(2))
+    p = re.search(r"99%\s+([\d.]+)(us|ms|s)", text)
+    p99 = float(p.group(1)) * {"us": 1e-3, "ms": 1, "s": 1e3}[p.group(2)] if p else float("nan")
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)|Socket errors: (.*)", text)
+    return rps, bps, p99, errors.group(0) if errors else ""
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--cli", default="build/release/zcnet")
+    ap.add_argument("--workers", type=int, default=1)
+    ap.add_argument("--sizes", default="4k,64k,1m,16m")
+    ap.add_argument("--connections", default="100,500,1000")
+    ap.add_argument("--duration", type=int, default=3, help="seconds per wrk run")
+    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--zcnet-args", default="", help="extra args for zcnet serve, e.g. "
+                    "'--strategy sendfile'")
+    args = ap.parse_args()
+    for tool in ("nginx", "wrk"):
+        if not shutil.which(tool):
+            sys.exit(f"{tool} not found: run scripts/setup-peers.sh")
+
+    tmp = tempfile.mkdtemp(prefix="zcnet-peers-")
+    os.chmod(tmp, 0o755)  # nginx workers run as www-data and must reach the files
+    root = os.path.join(tmp, "root")
+    os.makedirs(root, mode=0o755)
+    block = os.urandom(1 << 20)
+    for name, size in SIZES.items():
+        with open(os.path.join(root, name), "wb") as f:
+            f.write((block * (size // len(block) + 1))[:size])
+        os.chmod(os.path.join(root, name), 0o644)
+    procs = {}
+    try:
+        ports = {"zcnet": 18080, "nginx-sendfile": 18081, "nginx-nosendfile": 18082}
+        procs["zcnet"] = subprocess.Popen(
+            [args.cli, "serve", "--root", root, "--listen", f"127.0.0.1:{ports['zcnet']}",
+             "--workers", str(args.workers), "--max-connections", "5000"]
+            + args.zcnet_args.split(), stderr=subprocess.DEVNULL)
+        for name, sf in (("nginx-sendfile", True), ("nginx-nosendfile", False)):
+            conf = nginx_conf(tmp, root, ports[name], args.workers, sf)
+            procs[name] = subprocess.Popen(["nginx", "-c", conf, "-p", tmp],
+                                           stderr=subprocess.DEVNULL)
+        for port in ports.values():
+            wait_port(port)
+        servers = list(ports)
+        results = {}
+        for size in args.sizes.split(","):
+            for conns in (int(c) for c in args.connections.split(",")):
+                for run in range(args.runs):
+                    for s in servers:  # alternating: A B C A B C ...
+                        pids = [procs[s].pid] + children(procs[s].pid)
+                        c0 = cpu_seconds(pids)
+                        out = subprocess.run(
+                            ["wrk", "-t2", f"-c{conns}", f"-d{args.duration}s", "--latency",
+                             f"http://127.0.0.1:{ports[s]}/{size}"],
+                            capture_output=True, text=True, timeout=args.duration + 60).stdout
+                        cpu = cpu_seconds(pids) - c0
+                        rps, bps, p99, err = parse_wrk(out)
+                        if "Non-2xx" in err:  # a server that answers errors is not measured
+                            raise RuntimeError(f"{s} {size}: {err}")
+                        gib = bps * args.duration / (1 << 30)
+                        results.setdefault((size, conns, s), []).append(
+                            (rps, bps, p99, cpu / gib if gib else float("nan"), err))
+                        print(f"{size:>4} c={conns:<5} run {run + 1} {s:<17} {rps:10.0f} req/s "
+                              f"{bps / 1e6:9.1f} MB/s p99 {p99:8.2f} ms cpu/GiB "
+                              f"{cpu / gib if gib else 0:6.3f} {err}", file=sys.stderr)
+        print("\n| file | conns | server | req/s | MB/s | p99 ms | server CPU s/GiB | "
+              "req/s vs best nginx | CPU/GiB vs nginx sendfile |")
+        print("| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: |")
+        for size in args.sizes.split(","):
+            for conns in (int(c) for c in args.connections.split(",")):
+                med = {s: [statistics.median(r[i] for r in results[(size, conns, s)])
+                           for i in range(4)] for s in servers}
+                best = max(med["nginx-sendfile"][0], med["nginx-nosendfile"][0])
+                for s in servers:
+                    rps, bps, p99, cpu = med[s]
+                    print(f"| {size} | {conns} | {s} | {rps:.0f} | {bps / 1e6:.1f} | {p99:.2f} | "
+                          f"{cpu:.3f} | {rps / best:.2f} | {cpu / med['nginx-sendfile'][3]:.2f} |")
+    finally:
+        for p in procs.values():
+            p.send_signal(signal.SIGTERM)
+        for p in procs.values():
+            try:
+                p.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                p.kill()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
