@@ -98,7 +98,7 @@ Task<Result<void>> write_out(RecvContext& c, int fd, Received& rx, std::uint64_t
   Transfer t(c.engine, Socket{fd}, FileRange{c.out_fd, offset, {}}, opts);
   auto r = co_await transfer(c.loop, t, io);
   rx.strategy = to_string(t.choice().strategy);
-  rx.reason = t.choice().reason;
+  rx.reason = t.choice().describe();
   rx.stats += t.stats();
   if (!r) co_return std::move(r).error();
   co_return Result<void>{};

@@ -170,7 +170,7 @@ void run_send(const SendArgs& a) {
   for (std::size_t i = 0; i < pieces.size(); ++i) {
     const Piece& p = pieces[i];
     r.stats += p.stats;
-    if (r.reason.empty() && p.choice) r.reason = p.choice->reason;
+    if (r.reason.empty() && p.choice) r.reason = p.choice->describe();
     nlohmann::json j{{"offset", p.wire_offset},
                      {"length", p.length},
                      {"bytes", p.stats.bytes},

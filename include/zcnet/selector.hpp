@@ -41,9 +41,17 @@ struct Profile {
   static std::string default_path();
 };
 
+// Made once per transfer, so it holds no allocated text: `reason` is a static sentence, and the
+// numbers that went into it are values; describe() formats them when someone asks.
 struct Choice {
   StrategyKind strategy = StrategyKind::ReadWrite;
-  std::string reason;  // "file->socket, 1048576 B >= local mmap threshold 262144"
+  std::string_view reason;                     // "file->local socket: inside the sendfile window"
+  std::optional<std::uint64_t> size;           // bytes the choice was made for, if known
+  std::optional<StrategyKind> fell_back_from;  // the strategy that could not run, if any
+  int fallback_errno = 0;                      // ... and why (EINVAL, ENOSYS, EOPNOTSUPP ...)
+
+  // "fallback from splice (EOPNOTSUPP): file->local socket: ... (1048576 B)"; allocates.
+  std::string describe() const;
 };
 
 class Selector {

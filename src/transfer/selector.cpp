@@ -36,11 +36,13 @@ bool peer_is_local(int socket_fd) noexcept {
 
 namespace {
 
+// The reasons are static text: a choice is made per transfer and must not allocate.
 Choice choose_file_to_socket(const Capabilities& caps, const Profile& prof, int sock,
                              std::optional<std::uint64_t> size) {
-  std::uint64_t n = size.value_or(0);
+  const std::uint64_t n = size.value_or(0);
   // The peer's location decides: a local receiver pays its copy either way, so what matters is
   // which sender path keeps it fed; a remote one gains from pages sent straight from the cache.
+  // One getpeername per transfer buys that answer.
   if (peer_is_local(sock)) {
     if (n >= prof.local_mmap_min_bytes) {
       // Measured (docs/performance.md, section 1): on a nonblocking socket stepped by a loop,
@@ -49,44 +51,32 @@ Choice choose_file_to_socket(const Capabilities& caps, const Profile& prof, int 
       const int flags = ::fcntl(sock, F_GETFL);
       if (caps.sendfile && flags >= 0 && (flags & O_NONBLOCK))
         return {StrategyKind::Sendfile,
-                fmt::format("file->local nonblocking socket, {} B >= large-file threshold {} B", n,
-                            prof.local_mmap_min_bytes)};
-      return {StrategyKind::Mmap, fmt::format("file->local socket, {} B >= mmap threshold {} B", n,
-                                              prof.local_mmap_min_bytes)};
+                "file->local nonblocking socket: at or above the large-file threshold", size};
+      return {StrategyKind::Mmap, "file->local socket: at or above the mmap threshold", size};
     }
     if (caps.sendfile && n >= prof.local_sendfile_min_bytes && n <= prof.local_sendfile_max_bytes)
-      return {StrategyKind::Sendfile,
-              fmt::format("file->local socket, {} B in the sendfile window [{}, {}] B", n,
-                          prof.local_sendfile_min_bytes, prof.local_sendfile_max_bytes)};
+      return {StrategyKind::Sendfile, "file->local socket: inside the sendfile window", size};
     return {StrategyKind::ReadWrite,
-            fmt::format("file->local socket, {} B outside the sendfile window [{}, {}] B and "
-                        "below the mmap threshold {} B",
-                        n, prof.local_sendfile_min_bytes, prof.local_sendfile_max_bytes,
-                        prof.local_mmap_min_bytes)};
+            "file->local socket: outside the sendfile window, below the mmap threshold", size};
   }
-  if (caps.sendfile && n >= prof.remote_sendfile_min_bytes)
-    return {StrategyKind::Sendfile,
-            fmt::format("file->remote socket, {} B >= sendfile threshold {} B", n,
-                        prof.remote_sendfile_min_bytes)};
-  if (!caps.sendfile) return {StrategyKind::ReadWrite, "file->remote socket, sendfile unavailable"};
-  return {StrategyKind::ReadWrite,
-          fmt::format("file->remote socket, {} B < sendfile threshold {} B", n,
-                      prof.remote_sendfile_min_bytes)};
+  if (!caps.sendfile)
+    return {StrategyKind::ReadWrite, "file->remote socket: sendfile unavailable", size};
+  if (n >= prof.remote_sendfile_min_bytes)
+    return {StrategyKind::Sendfile, "file->remote socket: at or above the sendfile threshold",
+            size};
+  return {StrategyKind::ReadWrite, "file->remote socket: below the sendfile threshold", size};
 }
 
-Choice splice_or_copy(const Capabilities& caps, EndpointKind from, EndpointKind to) {
-  if (caps.splice)
-    return {StrategyKind::Splice, fmt::format("{}->{}: splice through a pipe, no user-space copy",
-                                              to_string(from), to_string(to))};
-  return {StrategyKind::ReadWrite,
-          fmt::format("{}->{}: splice unavailable", to_string(from), to_string(to))};
+Choice splice_or_copy(const Capabilities& caps, std::optional<std::uint64_t> size) {
+  if (caps.splice) return {StrategyKind::Splice, "splice through a pipe, no user-space copy", size};
+  return {StrategyKind::ReadWrite, "splice unavailable", size};
 }
 
 }  // namespace
 
 Choice Selector::choose(const Source& src, const Sink& dst, std::optional<std::uint64_t> size,
                         StrategyKind forced) const {
-  if (forced != StrategyKind::Auto) return {forced, "forced by the caller"};
+  if (forced != StrategyKind::Auto) return {forced, "forced by the caller", size};
   const EndpointKind from = kind_of(src), to = kind_of(dst);
   const Capabilities& caps = *caps_;
 
@@ -95,22 +85,32 @@ Choice Selector::choose(const Source& src, const Sink& dst, std::optional<std::u
     if (to == EndpointKind::Socket && caps.msg_zerocopy && n >= profile_.zerocopy_min_bytes &&
         !peer_is_local(fd_of(dst)))
       return {StrategyKind::MsgZerocopy,
-              fmt::format("memory->remote socket, {} B >= zero-copy threshold {} B", n,
-                          profile_.zerocopy_min_bytes)};
+              "memory->remote socket: at or above the zero-copy threshold", size};
     return {StrategyKind::ReadWrite,
             to == EndpointKind::Socket
                 ? "memory->socket: local peer or small write; MSG_ZEROCOPY would copy anyway"
-                : "memory source: one write, no extra copy"};
+                : "memory source: one write, no extra copy",
+            size};
   }
   if (from == EndpointKind::File) {
     if (to == EndpointKind::Socket) return choose_file_to_socket(caps, profile_, fd_of(dst), size);
     if (to == EndpointKind::File && caps.sendfile)
-      return {StrategyKind::Sendfile, "file->file: sendfile copies inside the kernel"};
-    if (to == EndpointKind::Pipe) return splice_or_copy(caps, from, to);
-    return {StrategyKind::ReadWrite, "file->file: sendfile unavailable"};
+      return {StrategyKind::Sendfile, "file->file: copied inside the kernel", size};
+    if (to == EndpointKind::Pipe) return splice_or_copy(caps, size);
+    return {StrategyKind::ReadWrite, "file->file: sendfile unavailable", size};
   }
   // Socket or pipe source: splice moves page references through a pipe.
-  return splice_or_copy(caps, from, to);
+  return splice_or_copy(caps, size);
+}
+
+std::string Choice::describe() const {
+  std::string out;
+  if (fell_back_from)
+    out = fmt::format("fallback from {} ({}): ", to_string(*fell_back_from),
+                      errno_name(fallback_errno));
+  out += reason;
+  if (size) out += fmt::format(" ({} B)", *size);
+  return out;
 }
 
 std::optional<StrategyKind> Selector::fallback(StrategyKind failed, const Source& src,

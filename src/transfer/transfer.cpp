@@ -103,8 +103,8 @@ bool Transfer::State::fall_back(const Error& why) {
   if (!opts.allow_fallback) return false;
   auto next = engine->selector().fallback(choice.strategy, src, dst);
   if (!next) return false;
-  choice.reason = fmt::format("fallback from {} ({} {}): {}", to_string(choice.strategy), why.op(),
-                              why.errno_name(), choice.reason);
+  choice.fell_back_from = choice.strategy;
+  choice.fallback_errno = why.code();
   choice.strategy = *next;
   strategy.reset();
   ++stats.fallbacks;

@@ -59,7 +59,8 @@ TEST_P(TransferFallback, CapabilityOff_FallsBackByteExact) {
   EXPECT_EQ(got.hash, f.hash(1000, 500000));
   EXPECT_NE(t.choice().strategy, k);
   EXPECT_GE(stats->fallbacks, 1u);
-  EXPECT_NE(t.choice().reason.find("fallback from"), std::string::npos) << t.choice().reason;
+  EXPECT_NE(t.choice().describe().find("fallback from"), std::string::npos)
+      << t.choice().describe();
 }
 
 INSTANTIATE_TEST_SUITE_P(EveryKernelMechanism, TransferFallback,
