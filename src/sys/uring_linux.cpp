@@ -1,6 +1,7 @@
 #include "sys/uring_linux.hpp"
 
 #include <utility>
+#include <vector>
 
 namespace zcnet::sys {
 
@@ -27,6 +28,48 @@ int UringRing::init(unsigned entries, unsigned flags) noexcept {
   if (int rc = io_uring_queue_init(entries, ring.get(), flags); rc < 0) return rc;
   ring_ = std::move(ring);
   return 0;
+}
+
+namespace {
+
+constexpr std::size_t kCachedRings = 16;  // per thread; each costs an fd and a few pages
+
+struct CachedRing {
+  unsigned entries;
+  UringRing ring;
+};
+
+std::vector<CachedRing>& ring_cache() noexcept {
+  thread_local std::vector<CachedRing> cache;
+  return cache;
+}
+
+}  // namespace
+
+UringRing take_ring(unsigned entries, int& rc) noexcept {
+  auto& cache = ring_cache();
+  for (auto it = cache.rbegin(); it != cache.rend(); ++it) {
+    if (it->entries != entries) continue;
+    UringRing ring = std::move(it->ring);
+    cache.erase(std::next(it).base());
+    rc = 0;
+    return ring;
+  }
+  UringRing ring;
+  rc = ring.init(entries);
+  return ring;
+}
+
+void give_back_ring(UringRing ring, unsigned entries) noexcept {
+  if (!ring) return;
+  io_uring* r = ring.get();
+  if (io_uring_cq_ready(r) != 0 || io_uring_sq_ready(r) != 0) return;  // closes it
+  auto& cache = ring_cache();
+  if (cache.size() >= kCachedRings) return;
+  try {
+    cache.push_back(CachedRing{entries, std::move(ring)});
+  } catch (...) {  // out of memory: the ring just closes
+  }
 }
 
 namespace {

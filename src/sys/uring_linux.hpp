@@ -36,6 +36,14 @@ class UringRing {
   std::unique_ptr<io_uring> ring_;  // heap: the address handed to the kernel helpers stays put
 };
 
+// Rings borrowed for one transfer each come from a small per-thread cache of idle rings, so a
+// transfer pays neither io_uring_queue_init (a syscall and three mmaps) nor queue_exit.
+// take_ring: a cached ring made with `entries`, else a new one (rc = 0 or -errno as init()).
+UringRing take_ring(unsigned entries, int& rc) noexcept;
+// give_back_ring: Invariant: nothing may be in flight on `ring` and no buffers registered with
+// it. A ring with unreaped completions or unsubmitted entries is closed instead of cached.
+void give_back_ring(UringRing ring, unsigned entries) noexcept;
+
 // Whether this kernel supports `opcode` (IORING_OP_*). Probed once per process through a
 // throwaway ring; false when io_uring itself is unavailable.
 bool uring_opcode_supported(int opcode) noexcept;

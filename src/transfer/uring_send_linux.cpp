@@ -1,8 +1,9 @@
 // uring-send and uring-send-zc: File or Memory -> Socket through io_uring (IORING_OP_SEND, or
 // IORING_OP_SEND_ZC which sends straight from our pages). One class, `zerocopy` picks the opcode.
 //
-// Ring. Each strategy owns a small ring for its transfer (kRingEntries); a per-thread proactor
-// ring that many transfers share comes with the event loop (src/loop/).
+// Ring. Each strategy owns a small ring for its transfer (kRingEntries), borrowed from and given
+// back to a per-thread cache of idle rings (sys::take_ring); a per-thread proactor ring that many
+// transfers share comes with the event loop (src/loop/).
 //
 // Ordering. Sends on one stream socket must not overlap, or a short send would interleave with
 // the next. So up to kDepth chunks go in one chain linked with IOSQE_IO_LINK, each with
@@ -115,7 +116,11 @@ UringSendStrategy::UringSendStrategy(const Source& src, const Sink& dst, const S
 }
 
 UringSendStrategy::~UringSendStrategy() {
-  if (!in_flight()) return;
+  if (!in_flight()) {
+    // Registered buffers belong to this transfer's pool lease: such a ring is not reused.
+    if (!fixed_) sys::give_back_ring(std::move(ring_), kRingEntries);
+    return;
+  }
   // Abandoned mid-flight (error, or the caller gave up): cancel what can be cancelled and collect
   // what completes within a short grace period.
   io_uring* ring = ring_.get();
@@ -335,8 +340,9 @@ Result<StrategyPtr> make_uring_send_strategy(const Source& src, const Sink& dst,
     return Error(EOPNOTSUPP, "select", "uring-send-zc: IORING_OP_SEND_ZC not supported");
   auto limit = resolve_limit(src, ctx);
   if (!limit) return std::move(limit).error();
-  sys::UringRing ring;
-  if (int rc = ring.init(kRingEntries); rc < 0)  // disabled by sysctl or seccomp: fall back
+  int rc = 0;
+  sys::UringRing ring = sys::take_ring(kRingEntries, rc);
+  if (rc < 0)  // disabled by sysctl or seccomp: fall back
     return Error(EOPNOTSUPP, "io_uring_queue_init",
                  fmt::format("{}: io_uring unavailable ({})", to_string(kind), errno_name(-rc)));
   return StrategyPtr(

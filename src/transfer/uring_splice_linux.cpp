@@ -72,7 +72,10 @@ class UringSpliceStrategy final : public Strategy {
 };
 
 UringSpliceStrategy::~UringSpliceStrategy() {
-  if (in_flight_ == 0) return;
+  if (in_flight_ == 0) {
+    sys::give_back_ring(std::move(ring_), kRingEntries);
+    return;
+  }
   // A worker may still splice into or out of the pipe: cancel, give it a moment, and if it is
   // still running mark the lease dirty so the pipe is closed instead of pooled.
   io_uring* ring = ring_.get();
@@ -227,8 +230,9 @@ Result<StrategyPtr> make_uring_splice(const Source& src, const Sink& dst,
     return Error(EOPNOTSUPP, "select", "uring-splice: IORING_OP_SPLICE not supported");
   auto limit = resolve_limit(src, ctx);
   if (!limit) return std::move(limit).error();
-  sys::UringRing ring;
-  if (int rc = ring.init(kRingEntries); rc < 0)  // disabled by sysctl or seccomp: fall back
+  int rc = 0;
+  sys::UringRing ring = sys::take_ring(kRingEntries, rc);
+  if (rc < 0)  // disabled by sysctl or seccomp: fall back
     return Error(EOPNOTSUPP, "io_uring_queue_init",
                  fmt::format("uring-splice: io_uring unavailable ({})", errno_name(-rc)));
   return StrategyPtr(std::make_unique<UringSpliceStrategy>(src, dst, ctx, *limit, std::move(ring)));

@@ -54,3 +54,37 @@ TEST(UringRing, ProbeKnowsBasicOpcodes) {
 
 }  // namespace
 }  // namespace zcnet
+
+namespace zcnet {
+namespace {
+
+TEST(UringRingCache, AnIdleRingGivenBackIsTheNextOneTaken) {
+  int rc = 0;
+  sys::UringRing a = sys::take_ring(16, rc);
+  if (rc < 0) GTEST_SKIP() << "io_uring not available";
+  io_uring* first = a.get();
+  sys::give_back_ring(std::move(a), 16);
+  sys::UringRing b = sys::take_ring(16, rc);
+  ASSERT_EQ(rc, 0);
+  EXPECT_EQ(b.get(), first) << "the cached ring is reused, not re-created";
+  sys::UringRing other_size = sys::take_ring(4, rc);
+  ASSERT_EQ(rc, 0);
+  EXPECT_NE(other_size.get(), first);
+}
+
+TEST(UringRingCache, ARingWithAnUnreapedCompletionIsClosedNotCached) {
+  int rc = 0;
+  sys::UringRing a = sys::take_ring(16, rc);
+  if (rc < 0) GTEST_SKIP() << "io_uring not available";
+  io_uring_prep_nop(io_uring_get_sqe(a.get()));
+  ASSERT_EQ(io_uring_submit_and_wait(a.get(), 1), 1);
+  ASSERT_EQ(io_uring_cq_ready(a.get()), 1u);
+  sys::give_back_ring(std::move(a), 16);
+  sys::UringRing b = sys::take_ring(16, rc);
+  ASSERT_EQ(rc, 0);
+  EXPECT_EQ(io_uring_cq_ready(b.get()), 0u) << "a taken ring never holds another's completions";
+  EXPECT_EQ(io_uring_sq_ready(b.get()), 0u);
+}
+
+}  // namespace
+}  // namespace zcnet
