@@ -62,42 +62,6 @@ TEST(Mmap, SocketSource_IsNotSupported) {
   EXPECT_EQ(made.error().code(), EOPNOTSUPP);
 }
 
-TEST(Mmap, FileToSocket_PeerResetMidway_ReturnsTypedError) {
-  TempFile f = TempFile::with_pattern(64 << 20);
-  Harness h;
-  auto [c, s] = tcp_pair();
-  ResettingPeer peer(std::move(s), 1 << 20);
-  auto strategy = h.make(StrategyKind::Mmap, FileRange{f.fd()}, Socket{c.get()});
-  ASSERT_TRUE(strategy);
-  Driven d = drive(*strategy);
-  EXPECT_TRUE(is_reset_error(d.error_code())) << d.error_text();
-  EXPECT_LT(d.bytes, f.size());
-}
-
-// The mapping stays in place while the file shrinks under it: the kernel meets pages past the new
-// end inside send(), which must come back as EFAULT/short count and end in ENODATA.
-TEST(Mmap, FileTruncatedUnderMappingBetweenSteps_EndsInEnodataNotSigbus) {
-  TempFile f = TempFile::with_pattern(16 << 20);
-  Harness h;
-  auto [c, s] = tcp_pair();
-  Receiver rx(std::move(s));
-  auto strategy = h.make(StrategyKind::Mmap, FileRange{f.fd()}, Socket{c.get()});
-  ASSERT_TRUE(strategy);
-  Driven d = drive(*strategy, 64 * 1024, [&](const Driven& so_far) {
-    if (so_far.steps == 1) {
-      ASSERT_EQ(::ftruncate(f.fd(), 1 << 20), 0);
-    }
-  });
-  EXPECT_EQ(d.error_code(), ENODATA) << d.error_text();
-  EXPECT_NE(d.error_text().find(f.path()), std::string::npos) << d.error_text();
-  EXPECT_EQ(d.bytes, 1u << 20);
-  sigset_t pending;
-  sigpending(&pending);
-  EXPECT_FALSE(sigismember(&pending, SIGBUS));
-  c.reset();
-  EXPECT_EQ(rx.wait().bytes, 1u << 20);
-}
-
 TEST(Mmap, FileTruncatedToZeroBeforeTheWindowIsMapped_EndsInEnodata) {
   TempFile f = TempFile::with_pattern(1 << 20);
   Harness h;
@@ -110,26 +74,6 @@ TEST(Mmap, FileTruncatedToZeroBeforeTheWindowIsMapped_EndsInEnodata) {
   EXPECT_EQ(d.error_code(), ENODATA) << d.error_text();
   EXPECT_EQ(d.bytes, 0u);
   c.reset();
-}
-
-TEST(Mmap, FileTruncatedByAnotherThreadWhileReceiverIsSlow_EndsInEnodataNotSigbus) {
-  TempFile f = TempFile::with_pattern(64 << 20);
-  Harness h;
-  auto [c, s] = tcp_pair();
-  SlowReceiver rx(std::move(s));
-  std::thread truncator([&] {
-    while (rx.bytes() < (4u << 20)) std::this_thread::sleep_for(std::chrono::milliseconds(1));
-    ::ftruncate(f.fd(), 1 << 20);
-    rx.release();
-  });
-  auto strategy = h.make(StrategyKind::Mmap, FileRange{f.fd()}, Socket{c.get()});
-  ASSERT_TRUE(strategy);
-  Driven d = drive(*strategy);
-  truncator.join();
-  EXPECT_EQ(d.error_code(), ENODATA) << d.error_text();
-  EXPECT_LT(d.bytes, 64u << 20);
-  c.reset();
-  rx.wait();
 }
 
 }  // namespace

@@ -107,49 +107,6 @@ TEST(ReadWrite, NonblockingSocketSourceWithNoData_WaitsForRead) {
   EXPECT_EQ(h.buffers.stats().in_use, 0u) << "an idle transfer holds no buffer";
 }
 
-TEST(ReadWrite, FileToSocket_PeerResetMidway_ReturnsTypedError) {
-  TempFile f = TempFile::with_pattern(64 << 20);
-  Harness h;
-  auto [c, s] = tcp_pair();
-  ResettingPeer peer(std::move(s), 1 << 20);
-  auto strategy = h.make(StrategyKind::ReadWrite, FileRange{f.fd()}, Socket{c.get()});
-  ASSERT_TRUE(strategy);
-  Driven d = drive(*strategy);
-  EXPECT_TRUE(is_reset_error(d.error_code())) << d.error_text();
-  EXPECT_TRUE(d.last.handled);
-  EXPECT_LT(d.bytes, f.size());
-}
-
-TEST(ReadWrite, PipeSinkWithoutReader_ReturnsEpipeNotSigpipe) {
-  TempFile f = TempFile::with_pattern(100000);
-  Harness h;
-  auto [r, w] = make_pipe();
-  r.reset();
-  auto strategy = h.make(StrategyKind::ReadWrite, FileRange{f.fd()}, Pipe{w.get()});
-  ASSERT_TRUE(strategy);
-  Driven d = drive(*strategy);
-  EXPECT_EQ(d.error_code(), EPIPE) << d.error_text();
-}
-
-TEST(ReadWrite, FileTruncatedBetweenSteps_EndsInEnodata) {
-  TempFile f = TempFile::with_pattern(4 << 20);
-  Harness h;
-  auto [c, s] = tcp_pair();
-  Receiver rx(std::move(s));
-  h.ctx.chunk_bytes = 64 * 1024;
-  auto strategy = h.make(StrategyKind::ReadWrite, FileRange{f.fd()}, Socket{c.get()});
-  ASSERT_TRUE(strategy);
-  Driven d = drive(*strategy, 64 * 1024, [&](const Driven& so_far) {
-    if (so_far.steps == 2) {
-      ASSERT_EQ(::ftruncate(f.fd(), 1 << 20), 0);
-    }
-  });
-  EXPECT_EQ(d.error_code(), ENODATA) << d.error_text();
-  EXPECT_EQ(d.bytes, 1u << 20);
-  c.reset();
-  EXPECT_EQ(rx.wait().bytes, 1u << 20);
-}
-
 TEST(ReadWrite, BudgetCoveringTheWholeRange_IsDoneInOneStep) {
   TempFile f = TempFile::with_pattern(100000);
   Harness h;

@@ -177,46 +177,6 @@ TEST_P(SendStrategy, BudgetedSteps_StopNearTheBudgetAndResume) {
   EXPECT_EQ(got.hash, f.hash());
 }
 
-TEST_P(SendStrategy, PeerResetMidway_TypedErrorNoSigpipeNoHang) {
-  for (bool nonblocking : {false, true}) {
-    SCOPED_TRACE(nonblocking ? "nonblocking" : "blocking");
-    Harness h;
-    TempFile f = TempFile::with_pattern(32 << 20, 17);
-    auto [c, s] = test::tcp_pair(nonblocking);
-    h.ctx.limit = f.size();
-    auto strategy = h.make(GetParam(), FileRange{f.fd()}, Socket{c.get()});
-    ASSERT_TRUE(strategy);
-    Driven d;
-    {
-      test::ResettingPeer peer(std::move(s), 1 << 20);
-      d = test::drive(*strategy, kNoBudget, {}, 5000);
-    }
-    ASSERT_FALSE(d.timed_out);
-    ASSERT_TRUE(d.last.error) << "a reset peer must end the transfer with an error";
-    EXPECT_TRUE(d.last.handled);
-    EXPECT_TRUE(test::is_reset_error(d.error_code())) << d.error_text();
-    // The peer's address is gone once it reset (getpeername fails): the context names the socket.
-    EXPECT_NE(d.last.error->context().find("socket"), std::string::npos) << d.error_text();
-  }
-}
-
-TEST_P(SendStrategy, FileTruncatedBeforeTheEnd_Enodata) {
-  Harness h;
-  TempFile f = TempFile::with_pattern(2 << 20, 19);
-  auto [c, s] = test::tcp_pair();
-  Receiver rx(std::move(s));
-  h.ctx.limit = f.size();  // what the Transfer saw when it started
-  ASSERT_EQ(::ftruncate(f.fd(), 300000), 0);
-  auto strategy = h.make(GetParam(), FileRange{f.fd()}, Socket{c.get()});
-  ASSERT_TRUE(strategy);
-  Driven d = test::drive(*strategy);
-  ASSERT_TRUE(d.last.error);
-  EXPECT_EQ(d.error_code(), ENODATA) << d.error_text();
-  strategy.reset();
-  c.reset();
-  EXPECT_LE(rx.wait().bytes, 300000u);
-}
-
 TEST_P(SendStrategy, CapabilityOff_FactoryRefusesWithEopnotsupp) {
   Harness h;
   const Capabilities caps = Capabilities::probe().without(GetParam());

@@ -123,45 +123,6 @@ TEST_F(UringSplice, BigFile_256MiB_ByteExact) {
   EXPECT_EQ(got.hash, f.hash());
 }
 
-TEST_F(UringSplice, PeerResetMidway_TypedErrorNoSigpipeNoHang) {
-  for (bool nonblocking : {false, true}) {
-    SCOPED_TRACE(nonblocking ? "nonblocking" : "blocking");
-    Harness h;
-    TempFile f = TempFile::with_pattern(32 << 20, 17);
-    h.ctx.limit = f.size();
-    auto [c, s] = test::tcp_pair(nonblocking);
-    auto strategy = h.make(StrategyKind::UringSplice, FileRange{f.fd()}, Socket{c.get()});
-    ASSERT_TRUE(strategy);
-    Driven d;
-    {
-      test::ResettingPeer peer(std::move(s), 1 << 20);
-      d = test::drive(*strategy, kNoBudget, {}, 5000);
-    }
-    ASSERT_FALSE(d.timed_out);
-    ASSERT_TRUE(d.last.error);
-    EXPECT_TRUE(test::is_reset_error(d.error_code())) << d.error_text();
-    strategy.reset();
-    EXPECT_EQ(h.pipes.stats().idle, 0u) << "a pipe that may hold data is closed, not pooled";
-  }
-}
-
-TEST_F(UringSplice, FileTruncatedBeforeTheEnd_Enodata) {
-  Harness h;
-  TempFile f = TempFile::with_pattern(2 << 20, 19);
-  h.ctx.limit = f.size();
-  ASSERT_EQ(::ftruncate(f.fd(), 300000), 0);
-  auto [c, s] = test::tcp_pair();
-  Receiver rx(std::move(s));
-  auto strategy = h.make(StrategyKind::UringSplice, FileRange{f.fd()}, Socket{c.get()});
-  ASSERT_TRUE(strategy);
-  Driven d = test::drive(*strategy);
-  ASSERT_TRUE(d.last.error);
-  EXPECT_EQ(d.error_code(), ENODATA) << d.error_text();
-  strategy.reset();
-  c.reset();
-  EXPECT_EQ(rx.wait().bytes, 300000u);
-}
-
 TEST_F(UringSplice, SocketSourceEndsBeforeItsLimit_Enodata) {
   Harness h;
   TempFile out = TempFile::empty();
