@@ -10,6 +10,7 @@ if [ -z "${ZCNET_TEST_PRESETS:-}" ]; then
 fi
 jobs=$(nproc)
 for preset in $presets; do
+  [ "$preset" = python ] && continue  # not a CMake preset: the Python step below
   echo "=== $preset: configure and build"
   cmake --preset "$preset" >/dev/null
   cmake --build --preset "$preset" -j "$jobs"
@@ -19,3 +20,12 @@ for preset in $presets; do
   [ "$preset" = tsan ] && env_extra=(TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1")
   env "${env_extra[@]}" ctest --preset "$preset" -j 1
 done
+
+# Python package (issue 6): `pip install .` into build/venv (scripts/setup.sh makes it; build
+# isolation off so pip uses the venv's scikit-build-core and nanobind), then pytest. Runs when
+# ZCNET_TEST_PRESETS is unset or names "python".
+if [ -z "${ZCNET_TEST_PRESETS:-}" ] || [[ " $presets " == *" python "* ]]; then
+  echo "=== python: pip install . and pytest"
+  build/venv/bin/python -m pip install -q --disable-pip-version-check --no-build-isolation .
+  (cd tests/python && ../../build/venv/bin/python -m pytest -q -p no:cacheprovider)
+fi

@@ -1,0 +1,31 @@
+// zcnet._zcnet: the binding module. Python-facing argument handling (sockets, file objects,
+// paths) lives in the pure-Python package; this module takes fds.
+#include <nanobind/nanobind.h>
+#include <nanobind/stl/string.h>
+
+#include "errors.hpp"
+
+namespace nb = nanobind;
+
+namespace zcnet::py {
+void bind_transfers(nb::module_& m);
+void bind_buffer_pool(nb::module_& m);
+void bind_static_server(nb::module_& m);
+}  // namespace zcnet::py
+
+NB_MODULE(_zcnet, m) {
+  m.doc() = "zcnet's C++ engine (use the zcnet package, not this module)";
+  // OSError(errno, message): OSError's constructor picks the subclass from the errno.
+  nb::register_exception_translator([](const std::exception_ptr& p, void*) {
+    try {
+      std::rethrow_exception(p);
+    } catch (const zcnet::py::OsError& e) {
+      nb::object args = nb::make_tuple(e.code, e.message);
+      PyErr_SetObject(PyExc_OSError, args.ptr());
+    }
+  });
+  m.attr("__version__") = ZCNET_VERSION;
+  zcnet::py::bind_transfers(m);
+  zcnet::py::bind_buffer_pool(m);
+  zcnet::py::bind_static_server(m);
+}

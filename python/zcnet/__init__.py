@@ -1,0 +1,269 @@
+"""zcnet: zero-copy network I/O for Python.
+
+Blocking calls (this module) release the GIL for every system call; ``zcnet.aio`` drives the same
+engine from the running asyncio loop. Failures raise OSError subclasses carrying the errno
+(BrokenPipeError, ConnectionResetError, TimeoutError, ...; a source file that ended before its
+stated length raises OSError with errno ENODATA), with a message naming the operation and the
+file or peer.
+"""
+
+from __future__ import annotations
+
+import errno as _errno
+from typing import Any, Dict, Optional, Sequence, Tuple
+
+from . import _zcnet
+from ._args import FileArg, SockArg, open_file, socket_fd
+
+__version__: str = _zcnet.__version__
+
+__all__ = [
+    "sendfile",
+    "recv_into_file",
+    "relay",
+    "BufferPool",
+    "Buffer",
+    "serve",
+    "StaticServer",
+    "last_stats",
+    "STRATEGIES",
+    "ENODATA",
+]
+
+#: Strategy names accepted by ``strategy=`` ("auto": the engine's selector decides).
+STRATEGIES: Tuple[str, ...] = (
+    "auto",
+    "read-write",
+    "mmap",
+    "sendfile",
+    "splice",
+    "tee",
+    "msg-zerocopy",
+    "uring-send",
+    "uring-send-zc",
+    "uring-splice",
+)
+
+#: errno of a source that ended before its stated length (a file truncated mid-transfer).
+ENODATA: int = _errno.ENODATA
+
+Buffer = _zcnet.Buffer
+
+_last: Dict[str, Any] = {}
+
+
+def last_stats() -> Dict[str, Any]:
+    """Stats of the last blocking transfer on any thread: bytes, syscalls, strategy, elapsed_s..."""
+    return dict(_last)
+
+
+def sendfile(
+    sock: SockArg,
+    file: FileArg,
+    offset: int = 0,
+    count: Optional[int] = None,
+    *,
+    strategy: str = "auto",
+    timeout: Optional[float] = None,
+) -> int:
+    """Send ``count`` bytes of ``file`` from ``offset`` (None: to its end) to ``sock``.
+
+    ``sock``: a connected socket object or fd, blocking or nonblocking (a nonblocking one is
+    polled with the GIL released). ``file``: a path, a file object or an fd; its position is
+    neither used nor moved. ``strategy``: one of STRATEGIES. ``timeout``: seconds without progress
+    before TimeoutError (None: wait forever). Returns the bytes sent. Ctrl-C interrupts it.
+    """
+    if offset < 0 or (count is not None and count < 0):
+        raise ValueError("offset and count must be >= 0")
+    sfd = socket_fd(sock)
+    ffd, close = open_file(file, write=False)
+    try:
+        stats = _zcnet.sendfile_fd(sfd, ffd, offset, count, strategy, timeout)
+    finally:
+        close()
+    _last.clear()
+    _last.update(stats)
+    return int(stats["bytes"])
+
+
+def recv_into_file(
+    sock: SockArg,
+    file: FileArg,
+    offset: int = 0,
+    count: Optional[int] = None,
+    *,
+    strategy: str = "auto",
+    timeout: Optional[float] = None,
+) -> int:
+    """Write what arrives on ``sock`` into ``file`` at ``offset`` onwards, with no user-space copy
+    where the kernel allows (splice through a pipe).
+
+    Stops after ``count`` bytes, or at EOF when ``count`` is None; a peer that closes before
+    ``count`` bytes raises OSError(ENODATA). A path is created if missing (not truncated).
+    Returns the bytes written.
+    """
+    if offset < 0 or (count is not None and count < 0):
+        raise ValueError("offset and count must be >= 0")
+    sfd = socket_fd(sock)
+    ffd, close = open_file(file, write=True)
+    try:
+        stats = _zcnet.recv_into_file_fd(sfd, ffd, offset, count, strategy, timeout)
+    finally:
+        close()
+    _last.clear()
+    _last.update(stats)
+    return int(stats["bytes"])
+
+
+def relay(
+    src_sock: SockArg,
+    dst_sock: SockArg,
+    *,
+    strategy: str = "auto",
+    timeout: Optional[float] = None,
+) -> Tuple[int, int]:
+    """Move bytes both ways between two connected sockets (splice, no user-space copy) until
+    each direction has reached EOF; a finished direction is half-closed (shutdown SHUT_WR) so
+    the other end sees its EOF. Returns (bytes src->dst, bytes dst->src).
+    """
+    return _zcnet.relay_fds(socket_fd(src_sock), socket_fd(dst_sock), strategy, timeout)
+
+
+class BufferPool:
+    """Pre-allocated buffers in size classes, shared with the C++ engine's pool type.
+
+    ``acquire(n)`` returns a Buffer of n bytes (from the smallest class that holds n) that
+    supports the buffer protocol without copies: ``memoryview(buf)``, ``sock.recv_into(buf)``,
+    ``f.readinto(buf)``. The buffer returns to the pool on ``buf.release()``, at the end of a
+    ``with`` block, or when garbage-collected; releasing it while a memoryview still exports it
+    raises BufferError.
+    """
+
+    def __init__(
+        self,
+        class_sizes: Sequence[int] = (4096, 65536, 256 * 1024, 1024 * 1024),
+        buffers_per_class: int = 8,
+        max_buffers_per_class: int = 64,
+    ) -> None:
+        self._pool = _zcnet.BufferPool(list(class_sizes), buffers_per_class, max_buffers_per_class)
+
+    def acquire(self, size: int = 0) -> "Buffer":
+        """A buffer of ``size`` bytes (0: the whole class); ENOBUFS when the pool is exhausted."""
+        if size < 0:
+            raise ValueError("size must be >= 0")
+        return self._pool.acquire(size)
+
+    def stats(self) -> Dict[str, int]:
+        """buffers, in_use, high_water, acquires, failures."""
+        return dict(self._pool.stats())
+
+
+class StaticServer:
+    """zcnet's HTTP/1.1 static file server (GET, HEAD, ranges) running on its own zcnet loop
+    threads, one SO_REUSEPORT listener per worker. Use as a context manager, or start() /
+    shutdown() / join().
+    """
+
+    def __init__(
+        self,
+        root: str,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        workers: int = 1,
+        strategy: str = "auto",
+        max_connections: int = 10000,
+        keepalive_timeout: float = 75.0,
+        grace: float = 10.0,
+    ) -> None:
+        self._grace = grace
+        self._impl = _zcnet.StaticServer(
+            str(root), host, port, workers, strategy, max_connections, keepalive_timeout, grace
+        )
+
+    @property
+    def port(self) -> int:
+        """The port it listens on (the ephemeral one when port=0 was asked)."""
+        return int(self._impl.port)
+
+    @property
+    def connections(self) -> int:
+        """Connections open now."""
+        return int(self._impl.connections)
+
+    @property
+    def done_fd(self) -> int:
+        """An eventfd that turns readable once every worker has ended."""
+        return int(self._impl.done_fd)
+
+    def start(self) -> "StaticServer":
+        """Start the worker threads; returns self."""
+        self._impl.start()
+        return self
+
+    def shutdown(self) -> None:
+        """Graceful stop: no new connections; responses in flight finish within ``grace``."""
+        self._impl.shutdown()
+
+    def stop(self) -> None:
+        """Immediate stop."""
+        self._impl.stop()
+
+    def join(self, timeout: Optional[float] = None) -> bool:
+        """Wait (GIL released) until every worker has ended; False if ``timeout`` s passed."""
+        if timeout is not None:
+            return bool(self._impl.join(timeout))
+        while not self._impl.join(0.1):
+            pass
+        return True
+
+    def __enter__(self) -> "StaticServer":
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.shutdown()
+        if not self.join(self._grace + 1.0):
+            self.stop()
+            self.join()
+
+
+def serve(
+    root: str,
+    host: str = "127.0.0.1",
+    port: int = 8080,
+    *,
+    workers: int = 1,
+    strategy: str = "auto",
+    max_connections: int = 10000,
+    keepalive_timeout: float = 75.0,
+    grace: float = 10.0,
+    ready: Optional[Any] = None,
+) -> None:
+    """Serve ``root`` over HTTP/1.1 until Ctrl-C (KeyboardInterrupt: graceful shutdown within
+    ``grace`` s, a second Ctrl-C stops at once; the KeyboardInterrupt is then re-raised).
+    ``ready(port)`` is called once listening (useful with port=0).
+    """
+    server = StaticServer(
+        root,
+        host,
+        port,
+        workers=workers,
+        strategy=strategy,
+        max_connections=max_connections,
+        keepalive_timeout=keepalive_timeout,
+        grace=grace,
+    ).start()
+    try:
+        if ready is not None:
+            ready(server.port)
+        while not server._impl.join(0.1):  # 100 ms slices: Python signal handlers run between
+            pass
+    except BaseException:
+        server.shutdown()
+        try:
+            while not server._impl.join(0.1):
+                pass
+        except BaseException:
+            server.stop()
+            server._impl.join(3600.0)
+        raise

@@ -1,0 +1,80 @@
+"""zcnet.StaticServer / zcnet.serve / zcnet.aio.start_static_server: the C++ HTTP server."""
+
+from __future__ import annotations
+
+import asyncio
+import http.client
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+import zcnet
+import zcnet.aio
+from conftest import MiB, digest, file_digest
+
+
+def get(port: int, path: str):
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        conn.request("GET", path)
+        resp = conn.getresponse()
+        return resp.status, resp.read()
+    finally:
+        conn.close()
+
+
+def test_static_server_serves_files_byte_exact(tmp_path):
+    body = os.urandom(MiB + 17)
+    (tmp_path / "a.bin").write_bytes(body)
+    with zcnet.StaticServer(str(tmp_path), port=0, grace=1.0) as server:
+        assert server.port > 0
+        status, got = get(server.port, "/a.bin")
+        assert status == 200 and digest(got) == digest(body)
+        assert get(server.port, "/missing")[0] == 404
+
+
+def test_static_server_missing_root_raises_file_not_found(tmp_path):
+    with pytest.raises(FileNotFoundError):
+        zcnet.StaticServer(str(tmp_path / "nope"))
+
+
+def test_serve_stops_on_ctrl_c(tmp_path):
+    (tmp_path / "x.txt").write_bytes(b"hello")
+    code = textwrap.dedent(
+        """
+        import sys, zcnet
+        try:
+            zcnet.serve(sys.argv[1], port=0, grace=1.0, ready=lambda p: print(p, flush=True))
+        except KeyboardInterrupt:
+            print("interrupted", flush=True)
+        """
+    )
+    proc = subprocess.Popen([sys.executable, "-c", code, str(tmp_path)], stdout=subprocess.PIPE, text=True)
+    try:
+        port = int(proc.stdout.readline())
+        assert get(port, "/x.txt") == (200, b"hello")
+        proc.send_signal(signal.SIGINT)
+        out, _ = proc.communicate(timeout=15)
+        assert "interrupted" in out
+        assert proc.returncode == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+@pytest.mark.asyncio
+async def test_aio_start_static_server_serves_and_closes(tmp_path):
+    body = os.urandom(300_000)
+    (tmp_path / "b.bin").write_bytes(body)
+    server = await zcnet.aio.start_static_server(str(tmp_path), grace=1.0)
+    loop = asyncio.get_running_loop()
+    # http.client in an executor so the asyncio loop stays free while it waits for the answer.
+    status, got = await loop.run_in_executor(None, get, server.port, "/b.bin")
+    assert status == 200 and got == body
+    server.close()
+    await asyncio.wait_for(server.wait_closed(), 15)
