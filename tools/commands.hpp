@@ -20,6 +20,8 @@ void add_send(CLI::App& app);
 void add_recv(CLI::App& app);
 void add_doctor(CLI::App& app);
 void add_serve(CLI::App& app);
+void add_load(CLI::App& app);
+void add_bench(CLI::App& app);
 
 // Errors end a command at its edge: main() prints e.what() (the Error's message) and exits 1.
 [[noreturn]] inline void fail(const Error& e) {

@@ -15,6 +15,8 @@ int main(int argc, char** argv) {
   zcnet::cli::add_recv(app);
   zcnet::cli::add_doctor(app);
   zcnet::cli::add_serve(app);
+  zcnet::cli::add_load(app);
+  zcnet::cli::add_bench(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
