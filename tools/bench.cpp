@@ -26,13 +26,13 @@ struct BenchArgs {
   std::string axis_strategies = "read-write,auto";
   std::string sizes = "4K,64K,1M,16M";
   std::string concurrency = "1,100,500,1000";
-  std::string backends = "epoll,uring";
+  std::string backends = kDefaultBenchBackends;
   std::string center_size = "1M";
   unsigned center_concurrency = 100;
   std::string baseline = "read-write";
   unsigned runs = 3;
   double duration = 0.5, grace = 5, max_seconds = 600;
-  std::string client_backend = "epoll";
+  std::string client_backend = kDefaultLoadBackend;
   std::string json_path = "zcnet-bench.json", html_path = "zcnet-bench.html";
   bool calibrate = false;
   std::string profile;

@@ -112,7 +112,7 @@ namespace {
 using namespace std::chrono_literals;
 
 struct LoadArgs {
-  std::string connect, backend = "epoll", size_text;
+  std::string connect, backend = kDefaultLoadBackend, size_text;
   unsigned connections = 1;
   double duration = 0;
   std::uint64_t requests = 0;
@@ -304,7 +304,8 @@ void add_load(CLI::App& app) {
   cmd->add_option("--timeout", a->timeout,
                   "--requests mode: seconds the whole run may take (default 30)")
       ->check(CLI::PositiveNumber);
-  cmd->add_option("--backend", a->backend, "event loop backend: epoll (default), uring, poll")
+  cmd->add_option("--backend", a->backend,
+                  "event loop backend: epoll (default; poll in a portable build), uring, poll")
       ->check(CLI::IsMember({"auto", "epoll", "uring", "io_uring", "poll"}));
   cmd->add_flag("--json", a->json, "print one JSON object");
   cmd->callback([a] { run_load(*a); });

@@ -16,6 +16,16 @@
 
 namespace zcnet::cli {
 
+// The load generator's loop: epoll (cheapest per readiness event for many small requests), or
+// poll in the portable build, which has no epoll.
+#ifdef ZCNET_PORTABLE
+inline constexpr const char* kDefaultLoadBackend = "poll";
+inline constexpr const char* kDefaultBenchBackends = "poll";
+#else
+inline constexpr const char* kDefaultLoadBackend = "epoll";
+inline constexpr const char* kDefaultBenchBackends = "epoll,uring";
+#endif
+
 inline constexpr std::size_t kLoadRequestBytes = 8;
 
 inline std::array<std::byte, kLoadRequestBytes> encode_load_request(std::uint64_t n) noexcept {

@@ -54,14 +54,23 @@ class ProtocolServer {
     acceptor_ = std::thread([this, connections, cut_after] {
       std::vector<std::thread> conns;
       for (int i = 0; i < connections; ++i) {
-        UniqueFd fd = test::accept_one(listener_.fd.get());
-        if (!fd) break;
+        UniqueFd fd;
+        try {
+          fd = test::accept_one(listener_.fd.get());
+        } catch (const std::exception&) {  // the destructor shut the listener: the client failed
+          break;
+        }
         conns.emplace_back([this, cut_after, f = std::move(fd)] { serve(f.get(), cut_after); });
       }
       for (auto& t : conns) t.join();
     });
   }
-  ~ProtocolServer() { join(); }
+  // A client that never connects (it failed to start) must not hang the test: shutting the
+  // listener down wakes the acceptor.
+  ~ProtocolServer() {
+    ::shutdown(listener_.fd.get(), SHUT_RDWR);
+    join();
+  }
   // Waits until every connection has ended; the counts are final afterwards.
   void join() {
     if (acceptor_.joinable()) acceptor_.join();
