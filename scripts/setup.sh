@@ -12,6 +12,8 @@ packages=(
   libfmt-dev                                  # formatting
   nlohmann-json3-dev                          # JSON output and profiles
   libxxhash-dev                               # test hashing (byte-exact checks)
+  chromium                                    # headless: renders the zcnet bench HTML report in tests
+  python3-venv python3-dev                    # Python package (python/): venv, headers
 )
 
 missing=()
@@ -26,3 +28,12 @@ if ((${#missing[@]})); then
   $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 echo "setup: all ${#packages[@]} packages present"
+
+# Python package (issue 6): a venv in build/venv with the build and test tools from PyPI
+# (scikit-build-core + nanobind build the extension; pytest, pytest-asyncio, uvloop test it).
+venv=build/venv
+cd "$(dirname "$0")/.."
+[ -x "$venv/bin/python" ] || /usr/bin/python3 -m venv "$venv"
+"$venv/bin/python" -m pip install -q --disable-pip-version-check \
+  "scikit-build-core>=0.10" "nanobind>=2.0" pytest "pytest-asyncio>=1.4" uvloop
+echo "setup: python venv $venv ready"

@@ -2,7 +2,10 @@
 """zcnet serve against nginx (sendfile on + tcp_nopush on, and sendfile off) on the same files,
 same worker count, access logs off, loaded in turn by wrk (A B C A B C ...). Prints medians of
 requests/s, MB/s, p99 latency and server CPU seconds per GiB, with ratios to nginx's faster mode.
-Loopback only; every wrk run is bounded by --duration. Needs nginx and wrk (scripts/setup-peers.sh).
+--servers adds zcnet forced to sendfile or read-write, each compared like for like with the nginx
+mode that moves bodies the same way. Loopback only; every wrk run is bounded by --duration (per
+size if asked: 16 MiB x 1000 connections needs longer runs for responses to complete).
+Needs nginx and wrk (scripts/setup-peers.sh).
 """
 import argparse
 import os
@@ -79,17 +82,49 @@ def parse_wrk(text):
     return rps, bps, p99, errors.group(0) if errors else ""
 
 
+# Each server and its port; the zcnet-* variants force a strategy (like for like with nginx).
+SERVERS = {"zcnet": 18080, "nginx-sendfile": 18081, "nginx-nosendfile": 18082,
+           "zcnet-sendfile": 18083, "zcnet-readwrite": 18084}
+ZCNET_FORCED = {"zcnet": [], "zcnet-sendfile": ["--strategy", "sendfile"],
+                "zcnet-readwrite": ["--strategy", "read-write"]}
+# The peer each server is compared with like for like (same way of moving the body).
+LIKE = {"zcnet-sendfile": "nginx-sendfile", "zcnet-readwrite": "nginx-nosendfile"}
+
+
+def parse_durations(text):
+    """'3' -> every size 3 s; '3,16m=10' -> 3 s, but 10 s for 16m."""
+    out = {"*": 3}
+    for part in text.split(","):
+        if "=" in part:
+            size, sec = part.split("=")
+            out[size] = int(sec)
+        else:
+            out["*"] = int(part)
+    return out
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--cli", default="build/release/zcnet")
     ap.add_argument("--workers", type=int, default=1)
     ap.add_argument("--sizes", default="4k,64k,1m,16m")
     ap.add_argument("--connections", default="100,500,1000")
-    ap.add_argument("--duration", type=int, default=3, help="seconds per wrk run")
+    ap.add_argument("--duration", default="3",
+                    help="seconds per wrk run: one number, or per size like '3,16m=10' (a run "
+                    "must be long enough for responses to complete: 16m x 1000 connections)")
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--zcnet-args", default="", help="extra args for zcnet serve, e.g. "
-                    "'--strategy sendfile'")
+                    "'--backend epoll'")
+    ap.add_argument("--servers", default="zcnet,nginx-sendfile,nginx-nosendfile",
+                    help="comma list of: " + ", ".join(SERVERS) + " (zcnet-sendfile and "
+                    "zcnet-readwrite force one strategy: the like-for-like peers of nginx "
+                    "sendfile on and off)")
     args = ap.parse_args()
+    durations = parse_durations(args.duration)
+    servers = args.servers.split(",")
+    for s in servers:
+        if s not in SERVERS:
+            sys.exit(f"unknown server {s}: one of {', '.join(SERVERS)}")
     for tool in ("nginx", "wrk"):
         if not shutil.which(tool):
             sys.exit(f"{tool} not found: run scripts/setup-peers.sh")
@@ -105,51 +140,70 @@ def main():
         os.chmod(os.path.join(root, name), 0o644)
     procs = {}
     try:
-        ports = {"zcnet": 18080, "nginx-sendfile": 18081, "nginx-nosendfile": 18082}
-        procs["zcnet"] = subprocess.Popen(
-            [args.cli, "serve", "--root", root, "--listen", f"127.0.0.1:{ports['zcnet']}",
-             "--workers", str(args.workers), "--max-connections", "5000"]
-            + args.zcnet_args.split(), stderr=subprocess.DEVNULL)
+        ports = {s: SERVERS[s] for s in servers}
+        for name in ports:
+            if name in ZCNET_FORCED:
+                procs[name] = subprocess.Popen(
+                    [args.cli, "serve", "--root", root, "--listen", f"127.0.0.1:{ports[name]}",
+                     "--workers", str(args.workers), "--max-connections", "5000"]
+                    + ZCNET_FORCED[name] + args.zcnet_args.split(), stderr=subprocess.DEVNULL)
         for name, sf in (("nginx-sendfile", True), ("nginx-nosendfile", False)):
+            if name not in ports:
+                continue
             conf = nginx_conf(tmp, root, ports[name], args.workers, sf)
             procs[name] = subprocess.Popen(["nginx", "-c", conf, "-p", tmp],
                                            stderr=subprocess.DEVNULL)
         for port in ports.values():
             wait_port(port)
-        servers = list(ports)
         results = {}
         for size in args.sizes.split(","):
             for conns in (int(c) for c in args.connections.split(",")):
+                duration = durations.get(size, durations["*"])
                 for run in range(args.runs):
                     for s in servers:  # alternating: A B C A B C ...
                         pids = [procs[s].pid] + children(procs[s].pid)
                         c0 = cpu_seconds(pids)
                         out = subprocess.run(
-                            ["wrk", "-t2", f"-c{conns}", f"-d{args.duration}s", "--latency",
+                            ["wrk", "-t2", f"-c{conns}", f"-d{duration}s", "--latency",
                              f"http://127.0.0.1:{ports[s]}/{size}"],
-                            capture_output=True, text=True, timeout=args.duration + 60).stdout
+                            capture_output=True, text=True, timeout=duration + 60).stdout
                         cpu = cpu_seconds(pids) - c0
                         rps, bps, p99, err = parse_wrk(out)
                         if "Non-2xx" in err:  # a server that answers errors is not measured
                             raise RuntimeError(f"{s} {size}: {err}")
-                        gib = bps * args.duration / (1 << 30)
+                        gib = bps * duration / (1 << 30)
                         results.setdefault((size, conns, s), []).append(
                             (rps, bps, p99, cpu / gib if gib else float("nan"), err))
                         print(f"{size:>4} c={conns:<5} run {run + 1} {s:<17} {rps:10.0f} req/s "
                               f"{bps / 1e6:9.1f} MB/s p99 {p99:8.2f} ms cpu/GiB "
                               f"{cpu / gib if gib else 0:6.3f} {err}", file=sys.stderr)
-        print("\n| file | conns | server | req/s | MB/s | p99 ms | server CPU s/GiB | "
-              "req/s vs best nginx | CPU/GiB vs nginx sendfile |")
-        print("| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: |")
+        # Large files complete few responses per run (a fair server finishes them together), so
+        # bytes per second is the throughput there; req/s is shown next to it for every size.
+        print("\n| file | conns | server | req/s | spread | MB/s | p99 ms | server CPU s/GiB | "
+              "req/s vs best nginx | MB/s vs best nginx | CPU/GiB vs nginx sendfile | "
+              "like for like: MB/s, CPU |")
+        print("| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |")
+        nginxes = [s for s in ("nginx-sendfile", "nginx-nosendfile") if s in servers]
         for size in args.sizes.split(","):
             for conns in (int(c) for c in args.connections.split(",")):
-                med = {s: [statistics.median(r[i] for r in results[(size, conns, s)])
-                           for i in range(4)] for s in servers}
-                best = max(med["nginx-sendfile"][0], med["nginx-nosendfile"][0])
+                runs = {s: results[(size, conns, s)] for s in servers}
+                med = {s: [statistics.median(r[i] for r in runs[s]) for i in range(4)]
+                       for s in servers}
+                best = max((med[n][0] for n in nginxes), default=float("nan"))
+                best_bps = max((med[n][1] for n in nginxes), default=float("nan"))
+                ref_cpu = med["nginx-sendfile"][3] if "nginx-sendfile" in med else float("nan")
                 for s in servers:
                     rps, bps, p99, cpu = med[s]
-                    print(f"| {size} | {conns} | {s} | {rps:.0f} | {bps / 1e6:.1f} | {p99:.2f} | "
-                          f"{cpu:.3f} | {rps / best:.2f} | {cpu / med['nginx-sendfile'][3]:.2f} |")
+                    # spread: (max - min) / median of MB/s over the runs: the noise visible
+                    bs = [r[1] for r in runs[s]]
+                    spread = (max(bs) - min(bs)) / bps if bps else float("nan")
+                    like = ""
+                    if s in LIKE and LIKE[s] in med:
+                        peer = med[LIKE[s]]
+                        like = f"{bps / peer[1]:.2f}x, {cpu / peer[3]:.2f}x vs {LIKE[s]}"
+                    print(f"| {size} | {conns} | {s} | {rps:.0f} | {spread:.0%} | "
+                          f"{bps / 1e6:.1f} | {p99:.2f} | {cpu:.3f} | {rps / best:.2f} | "
+                          f"{bps / best_bps:.2f} | {cpu / ref_cpu:.2f} | {like} |")
     finally:
         for p in procs.values():
             p.send_signal(signal.SIGTERM)

@@ -62,6 +62,10 @@ class Selector {
   // endpoint kinds and capabilities by make_strategy).
   Choice choose(const Source& src, const Sink& dst, std::optional<std::uint64_t> size,
                 StrategyKind forced = StrategyKind::Auto) const;
+  // The file->socket policy of choose() for a peer whose location and socket mode the caller
+  // already knows: a server asks once per connection instead of paying getpeername per response.
+  Choice choose_file_to_socket(std::optional<std::uint64_t> size, bool peer_local,
+                               bool nonblocking) const;
   // The next strategy after `failed` for this pair (read-write ends every chain); nullopt if
   // `failed` was already the last.
   std::optional<StrategyKind> fallback(StrategyKind failed, const Source& src,

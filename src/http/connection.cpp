@@ -12,6 +12,7 @@
 
 #include "http/request.hpp"
 #include "http/respond.hpp"
+#include "http/small_body.hpp"
 #include "http/worker.hpp"
 #include "zcnet/pool.hpp"
 
@@ -33,6 +34,13 @@ void describe_peer(int fd, char (&out)[64]) {
     ::inet_ntop(AF_INET, &reinterpret_cast<sockaddr_in&>(ss).sin_addr, out, sizeof out);
   else if (ss.ss_family == AF_INET6)
     ::inet_ntop(AF_INET6, &reinterpret_cast<sockaddr_in6&>(ss).sin6_addr, out, sizeof out);
+}
+
+// The single-write path serves the default strategy and forced read-write (it is read-write,
+// in one syscall); other forced strategies keep their own path.
+bool small_body_fits(const Plan& p, StrategyKind forced) {
+  return p.has_body() && p.length <= kSmallBodyMax &&
+         (forced == StrategyKind::Auto || forced == StrategyKind::ReadWrite);
 }
 
 bool quiet_error(int code) {
@@ -71,7 +79,9 @@ Task<void> serve_connection(Worker& w, UniqueFd fd) {
   ConnState state;
   Registration reg(w, state);
   Loop& loop = w.loop();
-  const ServerOptions& o = w.options();
+  // Pinned for the connection's life: a reload (SIGHUP) applies to connections accepted later.
+  const std::shared_ptr<const Site> site = w.site();
+  const ServerOptions& o = site->options();
   const int sock = fd.get();
   // The connection's buffer: request bytes in front, the response head in the last kHeadReserve.
   auto acquired = w.engine().buffers().acquire(o.max_header_bytes + 1 + kHeadReserve);
@@ -85,13 +95,18 @@ Task<void> serve_connection(Worker& w, UniqueFd fd) {
   const std::span<char> in = all.first(all.size() - kHeadReserve);
   const std::span<char> out = all.last(kHeadReserve);
   char path[PATH_MAX];  // the resolved path of the current request
-  char peer[64];
-  if (o.access_log_fd >= 0) describe_peer(sock, peer);
+  char peer[64] = "-";
+  if (site->access_log_fd() >= 0) describe_peer(sock, peer);
   ParseLimits limits;
   limits.max_request_line = o.max_request_line;
   limits.max_header_bytes = o.max_header_bytes;
   limits.max_headers = o.max_headers;
   const CancelToken token = state.cancel.token();
+  // Accepted sockets are nonblocking; where the peer is stays put for the connection's life.
+  const bool peer_local = peer_is_local(sock);
+  FileCache::Limits cache_limits;
+  cache_limits.max_entries = o.open_file_cache_entries;
+  cache_limits.valid = o.open_file_cache_valid;
 
   std::size_t have = 0;  // request bytes in `in`, starting at in[0]
   bool first = true;
@@ -135,21 +150,68 @@ Task<void> serve_connection(Worker& w, UniqueFd fd) {
 
     // ---- plan and send the response ----
     const auto t0 = Clock::now();
+    FileCache& cache = w.file_cache();
+    cache.bind(site, cache_limits);
     Plan plan = pr.status == ParseStatus::Error
                     ? plan_error(pr.http_status, false, false, out)
-                    : plan_response(w.server(), req, w.draining(), out, path);
+                    : plan_response(*site, cache, req, w.draining(), out, path);
     if (pr.status == ParseStatus::Error) req.target = {};
+    // ---- a small body is read now and leaves with the head in one sendmsg ----
+    SmallBody small;
+    bool single_write = false;
+    if (small_body_fits(plan, o.strategy)) {
+      auto body = read_small_body(w.engine().buffers(), plan.body_fd(), plan.offset,
+                                  static_cast<std::size_t>(plan.length));
+      if (!body && body.error().code() == ENODATA && plan.cached) {
+        // The file shrank inside the revalidation window: plan again from the file as it is.
+        cache.drop(std::string_view(path));
+        plan = plan_response(*site, cache, req, w.draining(), out, path);
+        if (small_body_fits(plan, o.strategy))
+          body = read_small_body(w.engine().buffers(), plan.body_fd(), plan.offset,
+                                 static_cast<std::size_t>(plan.length));
+      }
+      if (body) {
+        small = std::move(*body);
+        single_write = true;
+      } else if (small_body_fits(plan, o.strategy)) {
+        fmt::print(stderr, "zcnet serve: {}: {}\n", req.target, body.error().message());
+        plan = plan_error(500, false, req.method == Method::Head, out);
+      }
+    }
     keep = plan.keep_alive;
     std::uint64_t sent = 0;
+    std::size_t strategy_slot = kHeadersOnly;  // metrics: what sent the body
     state.phase = Phase::Sending;
     const auto head = std::as_bytes(out.first(plan.head_bytes));
-    if (plan.file) {
+    if (single_write) {
+      strategy_slot = static_cast<std::size_t>(StrategyKind::ReadWrite);
+      auto r = send_head_and_body(sock, head, small.bytes());
+      if (r) sent = *r;
+      const std::uint64_t want = head.size() + small.size;
+      if (r && sent < want) {
+        // The socket buffer is full: wait for room and send the rest (rare on a small body).
+        const IoOptions io = within(o.send_timeout, token);  // named (loop.hpp)
+        if (sent < head.size()) {
+          auto h = co_await loop.write_all(sock, head.subspan(sent), io);
+          if (h) sent = head.size();
+        }
+        if (sent >= head.size()) {
+          auto b = co_await loop.write_all(sock, small.bytes().subspan(sent - head.size()), io);
+          if (b) sent = want;
+        }
+      }
+      if (sent != want) keep = linger = false;
+    } else if (plan.has_body()) {
       TransferOptions topts;  // a named local: aggregates with members are not built in co_await
-      topts.strategy = o.strategy;
+      // The selector's file->socket policy with the peer's location asked once per connection.
+      topts.strategy =
+          o.strategy != StrategyKind::Auto
+              ? o.strategy
+              : w.engine().selector().choose_file_to_socket(plan.length, peer_local, true).strategy;
       topts.header = head;
       topts.chunk_bytes = o.chunk_bytes;
       // One allocation per response (Transfer::State): it keeps Stats at a stable address.
-      Transfer t(w.engine(), FileRange{plan.file.get(), plan.offset, plan.length}, Socket{sock},
+      Transfer t(w.engine(), FileRange{plan.body_fd(), plan.offset, plan.length}, Socket{sock},
                  topts);
       state.sending = &t;
       state.seen_bytes = 0;
@@ -158,13 +220,16 @@ Task<void> serve_connection(Worker& w, UniqueFd fd) {
       auto r = co_await transfer(loop, t, io, o.step_budget);
       state.sending = nullptr;
       sent = t.stats().bytes;
+      strategy_slot = static_cast<std::size_t>(t.choice().strategy);
       const std::uint64_t want = head.size() + plan.length;
       if (!r || sent != want) {
         keep = linger = false;
         const bool truncated = r ? sent < want : r.error().code() == ENODATA;
         if (truncated)
-          fmt::print(stderr, "zcnet serve: {}: file truncated while sent: {} of {} bytes\n",
-                     req.target, sent, want);
+          fmt::print(stderr,
+                     "zcnet serve: {} ({}): file truncated while sent: {} of {} bytes: {}\n",
+                     req.target, static_cast<const char*>(path), sent, want,
+                     r ? std::string("ENODATA (source ended early)") : r.error().message());
         else if (!r && !quiet_error(r.error().code()))
           fmt::print(stderr, "zcnet serve: {}: {}\n", req.target, r.error().message());
       }
@@ -177,8 +242,11 @@ Task<void> serve_connection(Worker& w, UniqueFd fd) {
         keep = linger = false;
     }
     plan.file.reset();
-    w.log_request(peer, req.method_name, req.target, req.minor, plan.status, sent,
-                  Clock::now() - t0);
+    plan.cached.reset();
+    small = {};
+    const auto took = Clock::now() - t0;
+    w.log_request(peer, req.method_name, req.target, req.minor, plan.status, sent, took);
+    w.metrics().record(plan.status, strategy_slot, sent, took);
 
     // ---- keep what a pipelining client sent after this request ----
     if (pr.status == ParseStatus::Complete) {

@@ -1,6 +1,7 @@
 #include "http/path.hpp"
 
 #include <fcntl.h>
+#include <fmt/format.h>
 #include <limits.h>
 #include <sys/stat.h>
 
@@ -116,6 +117,12 @@ int status_for_open_error(int code) noexcept {
     default:
       return 500;
   }
+}
+
+int status_for_open_failure(const Error& e, std::string_view target) {
+  const int status = status_for_open_error(e.code());
+  if (status == 500) fmt::print(stderr, "zcnet serve: 500 for {}: {}\n", target, e.message());
+  return status;
 }
 
 namespace detail {

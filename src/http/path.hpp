@@ -37,6 +37,9 @@ Result<UniqueFd> open_beneath(int root_fd, const char* rel);
 // HTTP status for an open_beneath() error: 404 (ENOENT, ENOTDIR, ENAMETOOLONG), 403 (EXDEV,
 // EACCES, EPERM, ELOOP), 503 (EMFILE, ENFILE), else 500.
 int status_for_open_error(int code) noexcept;
+// The same, and a 500 (an error the server did not expect: ENXIO for a socket file, EIO ...) is
+// logged to stderr naming the target and the errno.
+int status_for_open_failure(const Error& e, std::string_view target);
 
 namespace detail {
 // The portable check behind open_beneath: openat(), then the opened file's real path must be

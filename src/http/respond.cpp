@@ -7,6 +7,7 @@
 #include <cstring>
 #include <ctime>
 
+#include "http/directory.hpp"
 #include "http/path.hpp"
 #include "http/response.hpp"
 
@@ -39,42 +40,21 @@ Plan plan_error(int status, bool keep_alive, bool head_only, std::span<char> out
   ResponseHead h;
   h.status = status;
   h.keep_alive = keep_alive;
+  // An error does not know the request's version: say keep-alive explicitly, as an HTTP/1.0
+  // client needs to hear it (harmless to 1.1); "close" is always said.
+  h.http10 = keep_alive;
   h.allow = status == 405;
   return finish_error(h, head_only, out);
 }
 
-Plan plan_response(const Server& server, const Request& req, bool draining, std::span<char> out,
-                   std::span<char> path) {
+namespace {
+
+// The response for a regular file: 304, 416, 206 or 200, its head in `out`, the body (unless
+// HEAD or empty) as a range of `f`.
+Plan plan_file(FileRef f, const Request& req, bool keep_alive, std::span<char> out) {
   const bool head_only = req.method == Method::Head;
-  const bool keep_alive = req.keep_alive && !draining;
-  // A body we will not read leaves the connection out of step: answer and close.
-  if (req.has_body) return plan_error(413, false, head_only, out);
-  if (req.method == Method::Other) return plan_error(405, keep_alive, false, out);
-
-  PathOptions po;
-  po.allow_dotfiles = server.options().allow_dotfiles;
-  NormalizedPath np = normalize_target(req.target, path.first(path.size() - 16), po);
-  if (np.status) return plan_error(np.status, keep_alive && np.status != 400, head_only, out);
-  auto file = open_beneath(server.root_fd(), path.data());
-  if (!file)
-    return plan_error(status_for_open_error(file.error().code()), keep_alive, head_only, out);
-  struct stat st {};
-  if (::fstat(file->get(), &st) != 0) return plan_error(500, keep_alive, head_only, out);
-  if (S_ISDIR(st.st_mode)) {
-    // A directory serves its index.html (the 16 bytes kept free above hold the suffix).
-    std::memcpy(path.data() + np.size, np.size ? "/index.html" : "index.html", np.size ? 12 : 11);
-    file = open_beneath(server.root_fd(), path.data());
-    if (!file) {
-      const int code = file.error().code();
-      return plan_error(code == ENOENT ? 403 : status_for_open_error(code), keep_alive, head_only,
-                        out);
-    }
-    if (::fstat(file->get(), &st) != 0) return plan_error(500, keep_alive, head_only, out);
-  }
-  if (!S_ISREG(st.st_mode)) return plan_error(403, keep_alive, head_only, out);
-
-  const Validators v = validators_of(st);
-  const auto size = static_cast<std::uint64_t>(st.st_size);
+  const Validators& v = f->validators;
+  const std::uint64_t size = f->size;
   ResponseHead h;
   h.keep_alive = keep_alive;
   h.http10 = req.minor == 0;
@@ -101,7 +81,7 @@ Plan plan_response(const Server& server, const Request& req, bool draining, std:
     return finish_error(e, head_only, out);
   }
   h.accept_ranges = true;
-  h.content_type = mime_type(std::string_view(path.data()));
+  h.content_type = f->content_type;
   p.offset = 0;
   p.length = size;
   h.status = 200;
@@ -114,8 +94,56 @@ Plan plan_response(const Server& server, const Request& req, bool draining, std:
   p.status = h.status;
   h.content_length = p.length;
   p.head_bytes = format_head(h, std::time(nullptr), out);
-  if (!head_only && p.length > 0) p.file = std::move(*file);
+  if (!head_only && p.length > 0) p.cached = std::move(f);
   return p;
+}
+
+}  // namespace
+
+Plan plan_response(const Site& server, FileCache& cache, const Request& req, bool draining,
+                   std::span<char> out, std::span<char> path) {
+  const bool head_only = req.method == Method::Head;
+  const bool keep_alive = req.keep_alive && !draining;
+  // A body we will not read leaves the connection out of step: answer and close.
+  if (req.has_body) return plan_error(413, false, head_only, out);
+  if (req.method == Method::Other) return plan_error(405, keep_alive, false, out);
+
+  PathOptions po;
+  po.allow_dotfiles = server.options().allow_dotfiles;
+  NormalizedPath np = normalize_target(req.target, path.first(path.size() - 16), po);
+  if (np.status) return plan_error(np.status, keep_alive && np.status != 400, head_only, out);
+  // A cache hit costs no open, fstat or close (at most one fstatat to revalidate).
+  const auto now = Clock::now();
+  if (FileRef hit = cache.find(server.root_fd(), std::string_view(path.data(), np.size), now))
+    return plan_file(std::move(hit), req, keep_alive, out);
+
+  auto file = server.open_file(path.data());
+  if (!file)
+    return plan_error(status_for_open_failure(file.error(), req.target), keep_alive, head_only,
+                      out);
+  struct stat st {};
+  if (::fstat(file->get(), &st) != 0) return plan_error(500, keep_alive, head_only, out);
+  if (S_ISDIR(st.st_mode)) {
+    if (!np.trailing_slash) return plan_directory_redirect(req, keep_alive, head_only, out);
+    // A directory serves its index.html (the 16 bytes kept free above hold the suffix).
+    const std::size_t index_len = np.size ? np.size + 11 : 10;
+    std::memcpy(path.data() + np.size, np.size ? "/index.html" : "index.html", np.size ? 12 : 11);
+    if (FileRef hit = cache.find(server.root_fd(), std::string_view(path.data(), index_len), now))
+      return plan_file(std::move(hit), req, keep_alive, out);
+    file = server.open_file(path.data());
+    if (!file) {
+      const int code = file.error().code();
+      path[np.size] = '\0';  // back to the directory
+      if (code == ENOENT && server.options().autoindex)
+        return plan_listing(server, path.data(), keep_alive, req.minor == 0, head_only, out);
+      return plan_error(code == ENOENT ? 403 : status_for_open_error(code), keep_alive, head_only,
+                        out);
+    }
+    if (::fstat(file->get(), &st) != 0) return plan_error(500, keep_alive, head_only, out);
+  }
+  if (!S_ISREG(st.st_mode)) return plan_error(403, keep_alive, head_only, out);
+  FileRef entry = cache.insert(std::string_view(path.data()), std::move(*file), st, now);
+  return plan_file(std::move(entry), req, keep_alive, out);
 }
 
 }  // namespace zcnet::http

@@ -1,7 +1,5 @@
 #include "http/response.hpp"
 
-#include <fmt/format.h>
-
 #include <cstdio>
 #include <cstring>
 
@@ -72,6 +70,7 @@ Validators validators_of(const struct stat& st) noexcept {
                         static_cast<unsigned long long>(st.st_size));
   v.etag_len = n > 0 ? static_cast<std::size_t>(n) : 0;
   v.last_modified = st.st_mtim.tv_sec;
+  format_http_date(v.last_modified, std::span<char, 29>(v.last_modified_text, 29));
   return v;
 }
 
@@ -203,6 +202,8 @@ std::string_view reason_phrase(int status) noexcept {
       return "OK";
     case 206:
       return "Partial Content";
+    case 301:
+      return "Moved Permanently";
     case 304:
       return "Not Modified";
     case 400:
@@ -234,6 +235,36 @@ std::string_view reason_phrase(int status) noexcept {
   }
 }
 
+namespace {
+
+// Appends text and numbers to a caller buffer without formatting machinery; `ok` turns false
+// (and stays) when the buffer is too small.
+struct HeadWriter {
+  char* p;
+  std::size_t left;
+  bool ok = true;
+  void put(std::string_view s) noexcept {
+    if (!ok || s.size() > left) {
+      ok = false;
+      return;
+    }
+    std::memcpy(p, s.data(), s.size());
+    p += s.size();
+    left -= s.size();
+  }
+  void put(std::uint64_t n) noexcept {
+    char digits[20];
+    std::size_t i = sizeof digits;
+    do {
+      digits[--i] = static_cast<char>('0' + n % 10);
+      n /= 10;
+    } while (n);
+    put(std::string_view(digits + i, sizeof digits - i));
+  }
+};
+
+}  // namespace
+
 std::size_t format_head(const ResponseHead& h, std::time_t now, std::span<char> out) noexcept {
   // The Date string changes once a second: formatted once per second per thread.
   thread_local std::time_t date_second = -1;
@@ -242,43 +273,53 @@ std::size_t format_head(const ResponseHead& h, std::time_t now, std::span<char> 
     format_http_date(now, date);
     date_second = now;
   }
-  char* p = out.data();
-  std::size_t left = out.size();
-  bool ok = true;
-  auto put = [&]<class... A>(fmt::format_string<A...> f, A&&... args) {
-    if (!ok) return;
-    auto r = fmt::format_to_n(p, left, f, std::forward<A>(args)...);
-    if (r.size > left) {
-      ok = false;
-      return;
-    }
-    p += r.size;
-    left -= r.size;
-  };
-  put("HTTP/1.1 {} {}\r\nServer: zcnet\r\nDate: {}\r\n", h.status, reason_phrase(h.status),
-      std::string_view(date, 29));
-  if (!h.content_type.empty()) put("Content-Type: {}\r\n", h.content_type);
-  if (h.content_length) put("Content-Length: {}\r\n", *h.content_length);
+  // Runs once per response: plain copies, no format strings (they showed in profiles).
+  HeadWriter w{out.data(), out.size()};
+  w.put("HTTP/1.1 ");
+  w.put(static_cast<std::uint64_t>(h.status));
+  w.put(" ");
+  w.put(reason_phrase(h.status));
+  w.put("\r\nServer: zcnet\r\nDate: ");
+  w.put(std::string_view(date, 29));
+  w.put("\r\n");
+  if (!h.content_type.empty()) {
+    w.put("Content-Type: ");
+    w.put(h.content_type);
+    w.put("\r\n");
+  }
+  if (h.content_length) {
+    w.put("Content-Length: ");
+    w.put(*h.content_length);
+    w.put("\r\n");
+  }
   if (h.validators) {
-    char lm[29];
-    format_http_date(h.validators->last_modified, lm);
-    put("Last-Modified: {}\r\nETag: {}\r\n", std::string_view(lm, 29), h.validators->etag_view());
+    w.put("Last-Modified: ");
+    w.put(h.validators->last_modified_view());
+    w.put("\r\nETag: ");
+    w.put(h.validators->etag_view());
+    w.put("\r\n");
   }
   if (h.content_range) {
-    if (h.content_range->kind == ByteRange::Kind::Partial)
-      put("Content-Range: bytes {}-{}/{}\r\n", h.content_range->first, h.content_range->last,
-          h.representation_size);
-    else
-      put("Content-Range: bytes */{}\r\n", h.representation_size);
+    w.put("Content-Range: bytes ");
+    if (h.content_range->kind == ByteRange::Kind::Partial) {
+      w.put(h.content_range->first);
+      w.put("-");
+      w.put(h.content_range->last);
+    } else {
+      w.put("*");
+    }
+    w.put("/");
+    w.put(h.representation_size);
+    w.put("\r\n");
   }
-  if (h.accept_ranges) put("Accept-Ranges: bytes\r\n");
-  if (h.allow) put("Allow: GET, HEAD\r\n");
+  if (h.accept_ranges) w.put("Accept-Ranges: bytes\r\n");
+  if (h.allow) w.put("Allow: GET, HEAD\r\n");
   if (!h.keep_alive)
-    put("Connection: close\r\n");
+    w.put("Connection: close\r\n");
   else if (h.http10)
-    put("Connection: keep-alive\r\n");
-  put("\r\n");
-  return ok ? out.size() - left : 0;
+    w.put("Connection: keep-alive\r\n");
+  w.put("\r\n");
+  return w.ok ? out.size() - w.left : 0;
 }
 
 }  // namespace zcnet::http

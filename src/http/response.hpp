@@ -27,7 +27,9 @@ struct Validators {
   char etag[48];  // "\"<mtime ns hex>-<size hex>\"", strong
   std::size_t etag_len = 0;
   std::time_t last_modified = 0;
+  char last_modified_text[29];  // last_modified as an HTTP date, formatted once
   std::string_view etag_view() const noexcept { return {etag, etag_len}; }
+  std::string_view last_modified_view() const noexcept { return {last_modified_text, 29}; }
 };
 Validators validators_of(const struct stat& st) noexcept;
 

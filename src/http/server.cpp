@@ -28,23 +28,26 @@ EngineOptions engine_options(const ServerOptions& o) {
 
 }  // namespace
 
-Result<std::unique_ptr<Server>> Server::open(ServerOptions options) {
-  UniqueFd root(::open(options.root.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
-  if (!root) return last_error("open root", options.root);
-  return std::unique_ptr<Server>(new Server(std::move(options), std::move(root)));
-}
-
-bool Server::try_enter() noexcept {
-  std::size_t n = connections_.load();
-  while (n < options_.max_connections)
-    if (connections_.compare_exchange_weak(n, n + 1)) return true;
-  return false;
-}
-
 Worker::Worker(Loop& loop, Server& server)
-    : loop_(&loop), server_(&server), engine_(engine_options(server.options())), conns_(loop) {
+    : loop_(&loop),
+      server_(&server),
+      site_(server.site()),
+      generation_(server.generation()),
+      metrics_(&server.add_worker_metrics()),
+      engine_(engine_options(site_->options())),
+      conns_(loop) {
   head_.prev = head_.next = &head_;
-  if (server.options().access_log_fd >= 0) log_.reserve(64 * 1024);
+  log_.reserve(64 * 1024);
+}
+
+const std::shared_ptr<const Site>& Worker::site() {
+  const std::uint64_t now = server_->generation();
+  if (now != generation_) {
+    flush_log();  // lines so far belong to the old log (rotation)
+    site_ = server_->site();
+    generation_ = now;
+  }
+  return site_;
 }
 
 Worker::~Worker() {
@@ -103,7 +106,7 @@ void Worker::check_send_timeouts(Clock::time_point now) {
 
 void Worker::log_request(std::string_view peer, std::string_view method, std::string_view target,
                          int minor, int status, std::uint64_t bytes, Clock::duration took) {
-  if (options().access_log_fd < 0) return;
+  if (site_->access_log_fd() < 0) return;
   const auto us = std::chrono::duration_cast<std::chrono::microseconds>(took).count();
   fmt::format_to(std::back_inserter(log_), "{} \"{} {} HTTP/1.{}\" {} {} {}us\n", peer, method,
                  target, minor, status, bytes, us);
@@ -111,7 +114,7 @@ void Worker::log_request(std::string_view peer, std::string_view method, std::st
 }
 
 void Worker::flush_log() {
-  const int fd = options().access_log_fd;
+  const int fd = site_->access_log_fd();
   std::size_t off = 0;
   while (fd >= 0 && off < log_.size()) {
     ssize_t w = ::write(fd, log_.data() + off, log_.size() - off);
@@ -132,6 +135,7 @@ Task<void> watchdog(Worker& w, CancelToken stop) {
     if (!r) break;
     w.check_send_timeouts(Clock::now());
     w.flush_log();
+    (void)w.site();  // a reload reaches the access log even without new connections
   }
 }
 
@@ -158,7 +162,7 @@ Task<void> Server::run(Loop& loop, UniqueFd listener) {
   }
   loop.close(std::move(listener));  // queued connections are refused from here on
   w.start_draining();
-  if (!co_await w.conns().join(Clock::now() + options_.shutdown_grace)) {
+  if (!co_await w.conns().join(Clock::now() + w.options().shutdown_grace)) {
     fmt::print(stderr, "zcnet serve: {} connection(s) still busy after the grace period: closed\n",
                w.conns().size());
     w.cancel_all();

@@ -3,8 +3,11 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 
+#include "http/file_cache.hpp"
+#include "http/metrics.hpp"
 #include "zcnet/cancel.hpp"
 #include "zcnet/http/server.hpp"
 #include "zcnet/loop.hpp"
@@ -35,8 +38,15 @@ class Worker {
 
   Loop& loop() noexcept { return *loop_; }
   Server& server() noexcept { return *server_; }
-  const ServerOptions& options() const noexcept { return server_->options(); }
+  // The Site new connections get: the Server's current one, picked up after a reload (the
+  // access-log buffer is flushed to the old log first). A connection copies the shared_ptr to
+  // pin it: one atomic increment per connection, not per request.
+  const std::shared_ptr<const Site>& site();
+  // The options of the worker's current Site (timeouts of the watchdog, the access log).
+  const ServerOptions& options() const noexcept { return site_->options(); }
+  WorkerMetrics& metrics() noexcept { return *metrics_; }
   Engine& engine() noexcept { return engine_; }
+  FileCache& file_cache() noexcept { return file_cache_; }  // this loop's open files
   TaskGroup& conns() noexcept { return conns_; }
   bool draining() const noexcept { return draining_; }
 
@@ -56,7 +66,11 @@ class Worker {
  private:
   Loop* loop_;
   Server* server_;
+  std::shared_ptr<const Site> site_;
+  std::uint64_t generation_;
+  WorkerMetrics* metrics_;
   Engine engine_;
+  FileCache file_cache_;  // before conns_: responses in flight hold references into it
   TaskGroup conns_;
   ConnState head_;  // sentinel of a circular list
   bool draining_ = false;

@@ -37,19 +37,17 @@ bool peer_is_local(int socket_fd) noexcept {
 namespace {
 
 // The reasons are static text: a choice is made per transfer and must not allocate.
-Choice choose_file_to_socket(const Capabilities& caps, const Profile& prof, int sock,
-                             std::optional<std::uint64_t> size) {
+Choice file_to_socket_policy(const Capabilities& caps, const Profile& prof, bool peer_local,
+                             bool nonblocking, std::optional<std::uint64_t> size) {
   const std::uint64_t n = size.value_or(0);
   // The peer's location decides: a local receiver pays its copy either way, so what matters is
   // which sender path keeps it fed; a remote one gains from pages sent straight from the cache.
-  // One getpeername per transfer buys that answer.
-  if (peer_is_local(sock)) {
+  if (peer_local) {
     if (n >= prof.local_mmap_min_bytes) {
       // Measured (docs/performance.md, section 1): on a nonblocking socket stepped by a loop,
       // sendfile's median beat mmap's for large files (1.28x over 6 alternating runs) at less
       // CPU; one blocking sendfile call over the whole file lost to mmap (0.72x).
-      const int flags = ::fcntl(sock, F_GETFL);
-      if (caps.sendfile && flags >= 0 && (flags & O_NONBLOCK))
+      if (caps.sendfile && nonblocking)
         return {StrategyKind::Sendfile,
                 "file->local nonblocking socket: at or above the large-file threshold", size};
       return {StrategyKind::Mmap, "file->local socket: at or above the mmap threshold", size};
@@ -93,7 +91,17 @@ Choice Selector::choose(const Source& src, const Sink& dst, std::optional<std::u
             size};
   }
   if (from == EndpointKind::File) {
-    if (to == EndpointKind::Socket) return choose_file_to_socket(caps, profile_, fd_of(dst), size);
+    if (to == EndpointKind::Socket) {
+      // One getpeername (and one fcntl for large files) per transfer buys the peer's location.
+      const int sock = fd_of(dst);
+      const bool local = peer_is_local(sock);
+      bool nonblocking = false;
+      if (local && size.value_or(0) >= profile_.local_mmap_min_bytes) {
+        const int flags = ::fcntl(sock, F_GETFL);
+        nonblocking = flags >= 0 && (flags & O_NONBLOCK);
+      }
+      return file_to_socket_policy(caps, profile_, local, nonblocking, size);
+    }
     if (to == EndpointKind::File && caps.sendfile)
       return {StrategyKind::Sendfile, "file->file: copied inside the kernel", size};
     if (to == EndpointKind::Pipe) return splice_or_copy(caps, size);
@@ -101,6 +109,11 @@ Choice Selector::choose(const Source& src, const Sink& dst, std::optional<std::u
   }
   // Socket or pipe source: splice moves page references through a pipe.
   return splice_or_copy(caps, size);
+}
+
+Choice Selector::choose_file_to_socket(std::optional<std::uint64_t> size, bool peer_local,
+                                       bool nonblocking) const {
+  return file_to_socket_policy(*caps_, profile_, peer_local, nonblocking, size);
 }
 
 std::string Choice::describe() const {

@@ -160,7 +160,8 @@ ServeProcess::ServeProcess(const std::string& root, const std::vector<std::strin
   char tmpl[] = "/tmp/zcnet-serve-err-XXXXXX";
   UniqueFd err(::mkstemp(tmpl));
   err_path_ = tmpl;
-  std::vector<std::string> all{cli, "serve", "--root", root, "--listen", "127.0.0.1:0"};
+  std::vector<std::string> all{cli, "serve", "--listen", "127.0.0.1:0"};
+  if (!root.empty()) all.insert(all.end(), {"--root", root});
   all.insert(all.end(), args.begin(), args.end());
   std::vector<char*> argv;
   for (auto& s : all) argv.push_back(s.data());
@@ -211,6 +212,23 @@ int ServeProcess::terminate(std::chrono::milliseconds wait) {
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
   return -2;  // still running: the destructor kills it
+}
+
+void ServeProcess::signal(int sig) const {
+  if (pid_ > 0) ::kill(pid_, sig);
+}
+
+bool ServeProcess::wait_for_log(std::string_view text, int times,
+                                std::chrono::milliseconds wait) const {
+  const auto deadline = std::chrono::steady_clock::now() + wait;
+  for (;;) {
+    const std::string all = log();
+    int seen = 0;
+    for (auto at = all.find(text); at != std::string::npos; at = all.find(text, at + 1)) ++seen;
+    if (seen >= times) return true;
+    if (std::chrono::steady_clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
 }
 
 std::string ServeProcess::log() const {

@@ -48,14 +48,19 @@ class HttpClient {
   std::string buf_;
 };
 
-// `$ZCNET_CLI serve --root ROOT --listen 127.0.0.1:0 ARGS...`, stderr kept in a file.
+// `$ZCNET_CLI serve --root ROOT --listen 127.0.0.1:0 ARGS...`, stderr kept in a file (an empty
+// ROOT passes no --root: a --config in ARGS names it).
 class ServeProcess {
  public:
   ServeProcess(const std::string& root, const std::vector<std::string>& args);
   ~ServeProcess();
   std::uint16_t port() const { return port_; }
   int terminate(std::chrono::milliseconds wait = std::chrono::seconds(20));  // SIGTERM; exit code
-  std::string log() const;  // what it wrote to stderr so far
+  std::string log() const;     // what it wrote to stderr so far
+  void signal(int sig) const;  // e.g. SIGHUP
+  // Waits until stderr holds `text` at least `times` times; false after `wait`.
+  bool wait_for_log(std::string_view text, int times = 1,
+                    std::chrono::milliseconds wait = std::chrono::seconds(10)) const;
 
  private:
   pid_t pid_ = -1;

@@ -11,7 +11,9 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <string>
+#include <vector>
 
 #include "zcnet/error.hpp"
 #include "zcnet/fd.hpp"
@@ -32,16 +34,50 @@ struct ServerOptions {
   std::size_t max_request_line = 4096;                  // 414 beyond
   std::size_t max_header_bytes = 8192;                  // 431 beyond
   std::size_t max_headers = 64;                         // 431 beyond
-  std::uint64_t step_budget = 512 * 1024;  // bytes per connection per turn (sendfile_max_chunk)
-  std::size_t chunk_bytes = 64 * 1024;     // buffer-based strategies' chunk (one per sender)
+  // Bytes per connection per turn, like nginx's sendfile_max_chunk (2m): a 512 KiB budget cost
+  // sendfile twice the CPU per GiB on loopback (docs/performance.md section 5).
+  std::uint64_t step_budget = 2 * 1024 * 1024;
+  std::size_t chunk_bytes = 64 * 1024;  // buffer-based strategies' chunk (one per sender)
   bool allow_dotfiles = false;
-  int access_log_fd = -1;  // one line per request, buffered per worker; the caller owns the fd
+  bool autoindex = false;               // list a directory that has no index.html
+  bool allow_symlinks_outside = false;  // follow symlinks that leave the root ("..": never)
+  // Open files kept per worker (fd, metadata, header fields), like nginx's open_file_cache;
+  // 0 entries: none. An entry is checked against its path (one fstatat) once it is older than
+  // open_file_cache_valid: a changed, replaced or deleted file is seen within that time.
+  std::size_t open_file_cache_entries = 1024;
+  std::chrono::milliseconds open_file_cache_valid{1000};
+  int access_log_fd = -1;  // one line per request, buffered per worker; the Site keeps a dup
 };
+
+// One configuration generation: the options and the open root they name, immutable once built.
+// A connection pins the Site it was accepted under, so a reload never changes a request in flight.
+class Site {
+ public:
+  // Opens the root (ENOTDIR / ENOENT if it is not a directory) and dups the access log fd.
+  static Result<std::shared_ptr<const Site>> create(ServerOptions options);
+  const ServerOptions& options() const noexcept { return options_; }
+  int root_fd() const noexcept { return root_.get(); }
+  int access_log_fd() const noexcept { return log_.get(); }
+  // Opens the root-relative, normalized `rel` (no ".." segments): beneath the root, or with
+  // allow_symlinks_outside, following symlinks wherever they lead.
+  Result<UniqueFd> open_file(const char* rel) const;
+
+  Site(ServerOptions options, UniqueFd root, UniqueFd log)
+      : options_(std::move(options)), root_(std::move(root)), log_(std::move(log)) {}
+
+ private:
+  ServerOptions options_;
+  UniqueFd root_;
+  UniqueFd log_;
+};
+
+struct WorkerMetrics;  // per-worker counters (src/http/metrics.hpp)
 
 class Server {
  public:
   // Opens the root (ENOTDIR / ENOENT if it is not a directory).
   static Result<std::unique_ptr<Server>> open(ServerOptions options);
+  ~Server();
   Server(const Server&) = delete;
   Server& operator=(const Server&) = delete;
 
@@ -50,19 +86,33 @@ class Server {
   // shutdown_grace and cancels what is left. One run() per loop; runs may share a Server.
   Task<void> run(Loop& loop, UniqueFd listener);
 
-  const ServerOptions& options() const noexcept { return options_; }
-  int root_fd() const noexcept { return root_.get(); }
+  // Graceful reload (SIGHUP): connections accepted from now on get a Site built from `options`;
+  // those open keep theirs until they close. Thread-safe. On error the current Site stays.
+  // The worker count, pools and listeners stay as they were started.
+  Result<void> reload(ServerOptions options);
+  // The current Site (takes a mutex: workers call it only when generation() moved).
+  std::shared_ptr<const Site> site() const;
+  std::uint64_t generation() const noexcept { return generation_.load(std::memory_order_acquire); }
+
   std::size_t connections() const noexcept { return connections_.load(); }
+
+  // Prometheus text exposition (format 0.0.4) of every worker's counters, summed: requests by
+  // status, response bytes by strategy, open connections, the request duration histogram.
+  void write_metrics(std::string& out) const;
+  // A worker's own counters block, owned by the Server so counts outlive the worker.
+  WorkerMetrics& add_worker_metrics();
 
   // Counts a connection in if there is room (max_connections); leave() for each success.
   bool try_enter() noexcept;
   void leave() noexcept { connections_.fetch_sub(1); }
 
  private:
-  explicit Server(ServerOptions options, UniqueFd root)
-      : options_(std::move(options)), root_(std::move(root)) {}
-  ServerOptions options_;
-  UniqueFd root_;
+  explicit Server(std::shared_ptr<const Site> site);
+  mutable std::mutex mu_;  // guards site_ and metrics_ (reload, worker start, scrape)
+  std::shared_ptr<const Site> site_;
+  std::vector<std::unique_ptr<WorkerMetrics>> metrics_;
+  std::atomic<std::uint64_t> generation_{0};
+  std::atomic<std::size_t> max_connections_;
   std::atomic<std::size_t> connections_{0};
 };
 

@@ -1,0 +1,27 @@
+// zcnet::Counter: a monotonic count with one writer thread and any number of readers. The writer
+// adds with a relaxed load and store (no read-modify-write, no lock, no fence): near free on the
+// hot path (DESIGN invariant 7). Readers (a metrics scrape) load it relaxed from any thread.
+//
+//   Counter served;             // owned by one worker thread
+//   served.add(bytes);          // on that thread only
+//   total += served.value();    // from any thread
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+
+namespace zcnet {
+
+class Counter {
+ public:
+  // Invariant: only one thread ever calls add() on a given Counter.
+  void add(std::uint64_t n = 1) noexcept {
+    v_.store(v_.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
+  }
+  std::uint64_t value() const noexcept { return v_.load(std::memory_order_relaxed); }
+
+ private:
+  std::atomic<std::uint64_t> v_{0};
+};
+
+}  // namespace zcnet

@@ -1,0 +1,22 @@
+// Without memfd: a temp file unlinked as soon as it is created.
+#include <fcntl.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include <string>
+
+#include "http/directory.hpp"
+
+namespace zcnet::http {
+
+Result<UniqueFd> anonymous_file() {
+  const char* dir = ::getenv("TMPDIR");
+  std::string path = std::string(dir && *dir ? dir : "/tmp") + "/zcnet-listing-XXXXXX";
+  UniqueFd fd(::mkstemp(path.data()));
+  if (!fd) return last_error("mkstemp", path);
+  ::unlink(path.c_str());
+  ::fcntl(fd.get(), F_SETFD, FD_CLOEXEC);
+  return fd;
+}
+
+}  // namespace zcnet::http

@@ -1,0 +1,36 @@
+// One worker's HTTP counters: written by that worker's loop thread only (single writer, relaxed
+// atomics, no lock, no allocation), read and summed by a scrape on any thread.
+#pragma once
+
+#include <array>
+#include <chrono>
+#include <cstdint>
+
+#include "zcnet/counter.hpp"
+#include "zcnet/histogram.hpp"
+#include "zcnet/strategy.hpp"
+
+namespace zcnet::http {
+
+// Response bytes are counted by the strategy that sent the body; responses without a file body
+// (errors, 304, HEAD, redirects) under "headers-only".
+inline constexpr std::size_t kHeadersOnly = static_cast<std::size_t>(StrategyKind::Auto);
+inline constexpr std::size_t kStrategySlots = kHeadersOnly + 1;
+
+struct WorkerMetrics {
+  std::array<Counter, 600> requests_by_status;  // index: the status code (100..599)
+  std::array<Counter, kStrategySlots> bytes_by_strategy;
+  Histogram duration_us;  // request duration in microseconds
+
+  // One response: `strategy` is the slot (StrategyKind value, or kHeadersOnly).
+  void record(int status, std::size_t strategy, std::uint64_t bytes,
+              std::chrono::nanoseconds took) noexcept {
+    if (status >= 0 && status < static_cast<int>(requests_by_status.size()))
+      requests_by_status[static_cast<std::size_t>(status)].add();
+    bytes_by_strategy[strategy < kStrategySlots ? strategy : kHeadersOnly].add(bytes);
+    const auto us = std::chrono::duration_cast<std::chrono::microseconds>(took).count();
+    duration_us.record(us > 0 ? static_cast<std::uint64_t>(us) : 0);
+  }
+};
+
+}  // namespace zcnet::http

@@ -1,0 +1,35 @@
+// Small bodies leave with their head in one sendmsg: the body is read with one pread into a
+// pooled buffer (what nginx does with sendfile off), so a small response costs two syscalls and
+// needs no corking, where head-then-body costs three or more.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+
+#include "zcnet/error.hpp"
+#include "zcnet/pool.hpp"
+
+namespace zcnet::http {
+
+// Bodies up to this size take the single-write path (one pool buffer; below the loopback
+// sendfile window, so the selector would have picked read-write for them anyway).
+inline constexpr std::uint64_t kSmallBodyMax = 32 * 1024;
+
+struct SmallBody {
+  PoolBuffer buffer;
+  std::size_t size = 0;
+  std::span<const std::byte> bytes() const noexcept { return buffer.span().first(size); }
+};
+
+// Reads `length` bytes at `offset` of `fd` into a buffer from `pool`. ENODATA when the file ends
+// before them (it shrank after its size was taken): nothing may be sent from such a read.
+Result<SmallBody> read_small_body(BufferPool& pool, int fd, std::uint64_t offset,
+                                  std::size_t length);
+
+// One nonblocking sendmsg of `head` then `body`. Returns the bytes the socket took (0 when it
+// would block); the caller sends what is left by waiting.
+Result<std::size_t> send_head_and_body(int sock, std::span<const std::byte> head,
+                                       std::span<const std::byte> body);
+
+}  // namespace zcnet::http

@@ -1,0 +1,109 @@
+// zcnet serve --metrics: a Prometheus scrape after a known set of requests reports exactly their
+// statuses, the bytes the clients received (by strategy), open connections and the durations.
+#include <map>
+#include <sstream>
+#include <thread>
+
+#include "http_fixture.hpp"
+
+namespace zcnet::test {
+namespace {
+
+using namespace std::chrono_literals;
+
+class HttpMetrics : public HttpServeTest {
+ protected:
+  std::uint16_t metrics_port() {
+    const std::string log = server_->log();
+    const auto at = log.find("metrics on port ");
+    if (at == std::string::npos) return 0;
+    return static_cast<std::uint16_t>(std::atoi(log.c_str() + at + 16));
+  }
+  // "name{labels}" -> value for every sample line; the raw text in `text`.
+  std::map<std::string, double> scrape(std::string* text = nullptr) {
+    HttpClient c(metrics_port());
+    auto r = c.request("/metrics");
+    EXPECT_TRUE(r);
+    if (!r) return {};
+    EXPECT_EQ(r->status, 200);
+    EXPECT_EQ(r->header("Content-Type"), "text/plain; version=0.0.4; charset=utf-8");
+    if (text) *text = r->body;
+    std::map<std::string, double> out;
+    std::istringstream in(r->body);
+    for (std::string line; std::getline(in, line);) {
+      if (line.empty() || line[0] == '#') continue;
+      const auto space = line.rfind(' ');
+      out[line.substr(0, space)] = std::stod(line.substr(space + 1));
+    }
+    return out;
+  }
+  // One request on its own connection that the server closes: every byte it sent, counted.
+  std::uint64_t bytes_of(const std::string& raw) {
+    auto c = client();
+    EXPECT_TRUE(c.send(raw));
+    return c.drain();
+  }
+};
+INSTANTIATE_TEST_SUITE_P(Backends, HttpMetrics,
+                         ::testing::Values(zcnet::test::kReactorBackend, "uring"),
+                         backend_param_name);
+
+TEST_P(HttpMetrics, KnownRequests_ExactStatusCountsAndByteTotals) {
+  start({"--metrics", "127.0.0.1:0", "--strategy", "read-write"});
+  ASSERT_NE(metrics_port(), 0) << server_->log();
+  auto get = [](const std::string& target, const std::string& extra = {},
+                const std::string& method = "GET") {
+    return method + " " + target + " HTTP/1.1\r\nHost: h\r\n" + extra + "Connection: close\r\n\r\n";
+  };
+  // Every request on its own connection, every byte the client received counted.
+  std::uint64_t body_bytes = 0, head_only_bytes = 0;
+  for (int i = 0; i < 3; ++i) body_bytes += bytes_of(get("/hello.txt"));   // 200 x3
+  body_bytes += bytes_of(get("/f4096.bin", "Range: bytes=0-9\r\n"));       // 206
+  body_bytes += bytes_of(get("/f5242880.bin"));                            // 200
+  for (int i = 0; i < 2; ++i) head_only_bytes += bytes_of(get("/nope"));   // 404 x2
+  head_only_bytes += bytes_of(get("/hello.txt", "If-None-Match: *\r\n"));  // 304
+  head_only_bytes += bytes_of(get("/hello.txt", {}, "HEAD"));              // 200, no body
+  EXPECT_GT(body_bytes, kBig);
+
+  // Two connections that stay open (silent) across the scrape.
+  auto idle1 = client(), idle2 = client();
+  std::map<std::string, double> m;
+  std::string text;
+  for (int i = 0; i < 100; ++i) {  // closed connections leave, new ones arrive, within a moment
+    m = scrape(&text);
+    if (m["zcnet_http_open_connections"] == 2) break;
+    std::this_thread::sleep_for(20ms);
+  }
+  EXPECT_EQ(m["zcnet_http_open_connections"], 2) << text;
+  EXPECT_EQ(m["zcnet_http_requests_total{status=\"200\"}"], 5) << text;
+  EXPECT_EQ(m["zcnet_http_requests_total{status=\"206\"}"], 1) << text;
+  EXPECT_EQ(m["zcnet_http_requests_total{status=\"304\"}"], 1) << text;
+  EXPECT_EQ(m["zcnet_http_requests_total{status=\"404\"}"], 2) << text;
+  EXPECT_EQ(m.count("zcnet_http_requests_total{status=\"500\"}"), 0u) << text;
+  EXPECT_EQ(m["zcnet_http_request_duration_seconds_count"], 9) << text;
+  EXPECT_EQ(m["zcnet_http_request_duration_seconds_bucket{le=\"+Inf\"}"], 9) << text;
+  EXPECT_GT(m["zcnet_http_request_duration_seconds_sum"], 0) << text;
+  EXPECT_LE(m["zcnet_http_request_duration_seconds_bucket{le=\"0.0001\"}"],
+            m["zcnet_http_request_duration_seconds_bucket{le=\"10\"}"]);
+  // File bodies went by the forced strategy; everything else as head-only writes.
+  EXPECT_EQ(m["zcnet_http_response_bytes_total{strategy=\"read-write\"}"],
+            static_cast<double>(body_bytes))
+      << text;
+  EXPECT_EQ(m["zcnet_http_response_bytes_total{strategy=\"headers-only\"}"],
+            static_cast<double>(head_only_bytes))
+      << text;
+  EXPECT_NE(text.find("# TYPE zcnet_http_requests_total counter"), std::string::npos);
+  EXPECT_NE(text.find("# TYPE zcnet_http_open_connections gauge"), std::string::npos);
+  EXPECT_NE(text.find("# TYPE zcnet_http_request_duration_seconds histogram"), std::string::npos);
+  EXPECT_NE(text.find("process_cpu_seconds_total"), std::string::npos);
+}
+
+TEST_P(HttpMetrics, OtherPaths_404_AndServerKeepsAnswering) {
+  start({"--metrics", "127.0.0.1:0"});
+  HttpClient c(metrics_port());
+  EXPECT_EQ(c.request("/")->status, 404);
+  EXPECT_EQ(scrape().count("zcnet_http_open_connections"), 1u);
+}
+
+}  // namespace
+}  // namespace zcnet::test

@@ -1,0 +1,190 @@
+#include "serve_config.hpp"
+
+#include <fmt/format.h>
+
+#include <fstream>
+#include <functional>
+#include <nlohmann/json.hpp>
+#include <stdexcept>
+#include <vector>
+
+#include "commands.hpp"
+
+namespace zcnet::cli {
+
+namespace {
+
+using nlohmann::json;
+
+// One option: its name (the long flag without dashes, and the config key), how to take it from
+// JSON, and how to copy it from the command line's args.
+struct Field {
+  std::string name;
+  std::function<void(ServeArgs&, const json&)> from_json;
+  std::function<void(ServeArgs&, const ServeArgs&)> from_flags;
+};
+
+template <class T>
+bool has_type(const json& v) {
+  if constexpr (std::is_same_v<T, bool>)
+    return v.is_boolean();
+  else if constexpr (std::is_same_v<T, std::string>)
+    return v.is_string();
+  else if constexpr (std::is_same_v<T, std::size_t>)
+    return v.is_number_unsigned();
+  else
+    return v.is_number();
+}
+
+template <class T>
+std::string_view type_name() {
+  if constexpr (std::is_same_v<T, bool>)
+    return "true or false";
+  else if constexpr (std::is_same_v<T, std::string>)
+    return "a string";
+  else if constexpr (std::is_same_v<T, std::size_t>)
+    return "a whole number >= 0";
+  else
+    return "a number";
+}
+
+template <class T>
+Field field(std::string name, T ServeArgs::*member) {
+  return Field{name,
+               [member, name](ServeArgs& a, const json& v) {
+                 if (!has_type<T>(v))
+                   throw std::runtime_error(fmt::format("\"{}\" must be {}", name, type_name<T>()));
+                 a.*member = v.get<T>();
+               },
+               [member](ServeArgs& a, const ServeArgs& flags) { a.*member = flags.*member; }};
+}
+
+const std::vector<Field>& fields() {
+  static const std::vector<Field> all{
+      field("root", &ServeArgs::root),
+      field("listen", &ServeArgs::listen),
+      field("workers", &ServeArgs::workers),
+      field("backend", &ServeArgs::backend),
+      field("strategy", &ServeArgs::strategy),
+      field("max-connections", &ServeArgs::max_connections),
+      field("header-timeout", &ServeArgs::header_timeout),
+      field("keepalive-timeout", &ServeArgs::keepalive_timeout),
+      field("send-timeout", &ServeArgs::send_timeout),
+      field("grace", &ServeArgs::grace),
+      field("access-log", &ServeArgs::access_log),
+      field("metrics", &ServeArgs::metrics),
+      field("allow-dotfiles", &ServeArgs::allow_dotfiles),
+      field("autoindex", &ServeArgs::autoindex),
+      field("allow-symlinks-outside", &ServeArgs::allow_symlinks_outside),
+  };
+  return all;
+}
+
+void read_config(const std::string& path, ServeArgs& a) {
+  std::ifstream in(path);
+  if (!in) throw std::runtime_error(fmt::format("--config {}: cannot open it", path));
+  json doc;
+  try {
+    doc = json::parse(in);
+  } catch (const json::exception& e) {
+    throw std::runtime_error(fmt::format("--config {}: not JSON: {}", path, e.what()));
+  }
+  if (!doc.is_object())
+    throw std::runtime_error(fmt::format("--config {}: want a JSON object", path));
+  for (const auto& [key, value] : doc.items()) {
+    std::string name = key;
+    std::replace(name.begin(), name.end(), '_', '-');  // "max_connections" is fine too
+    auto f = std::find_if(fields().begin(), fields().end(),
+                          [&](const Field& x) { return x.name == name; });
+    if (f == fields().end())
+      throw std::runtime_error(fmt::format("--config {}: unknown key \"{}\"", path, key));
+    try {
+      f->from_json(a, value);
+    } catch (const std::runtime_error& e) {
+      throw std::runtime_error(fmt::format("--config {}: {}", path, e.what()));
+    }
+  }
+}
+
+std::chrono::milliseconds seconds(double s) {
+  return std::chrono::milliseconds(static_cast<std::int64_t>(s * 1000));
+}
+
+}  // namespace
+
+void add_serve_options(CLI::App* cmd, ServeCommandLine& line) {
+  ServeArgs& a = line.args;
+  cmd->add_option("--config", a.config,
+                  "JSON file with any of these options (keys: their long names); flags given here "
+                  "override it; re-read on SIGHUP");
+  cmd->add_option("--root", a.root, "directory to serve");
+  cmd->add_option("--listen", a.listen, "ADDR:PORT to listen on (port 0: any)");
+  cmd->add_option("--workers", a.workers, "loop threads (default: one per core)");
+  add_backend_option(cmd, a.backend);
+  cmd->add_option("--strategy", a.strategy,
+                  "force a strategy for file bodies (auto: the selector decides)");
+  cmd->add_option("--max-connections", a.max_connections,
+                  "open connections over all workers; beyond it: 503 and close");
+  cmd->add_option("--header-timeout", a.header_timeout,
+                  "seconds a request's header may take to arrive (slowloris)")
+      ->check(CLI::PositiveNumber);
+  cmd->add_option("--keepalive-timeout", a.keepalive_timeout,
+                  "seconds an idle keep-alive connection is kept")
+      ->check(CLI::PositiveNumber);
+  cmd->add_option("--send-timeout", a.send_timeout,
+                  "seconds a response may go without the client accepting a byte")
+      ->check(CLI::PositiveNumber);
+  cmd->add_option("--grace", a.grace, "seconds responses in flight may run on after SIGINT/SIGTERM")
+      ->check(CLI::NonNegativeNumber);
+  cmd->add_option("--access-log", a.access_log,
+                  "append one line per request to this file (reopened on SIGHUP)");
+  cmd->add_option("--metrics", a.metrics,
+                  "ADDR:PORT serving Prometheus metrics at /metrics (port 0: any)");
+  cmd->add_flag("--allow-dotfiles", a.allow_dotfiles, "serve names starting with '.'");
+  cmd->add_flag("--autoindex", a.autoindex, "list a directory that has no index.html");
+  cmd->add_flag("--allow-symlinks-outside", a.allow_symlinks_outside,
+                "follow symlinks that lead outside the root (\"..\" stays refused)");
+}
+
+void note_given_options(const CLI::App* cmd, ServeCommandLine& line) {
+  line.given.clear();
+  for (const CLI::Option* o : cmd->get_options())
+    if (o->count() > 0 && !o->get_lnames().empty()) line.given.insert(o->get_lnames().front());
+}
+
+ServeArgs effective_serve_args(const ServeCommandLine& line) {
+  ServeArgs a;
+  if (!line.args.config.empty()) read_config(line.args.config, a);
+  for (const Field& f : fields())
+    if (line.given.count(f.name)) f.from_flags(a, line.args);
+  a.config = line.args.config;
+  if (a.root.empty()) throw std::runtime_error("--root is required (flag or config key \"root\")");
+  if (a.listen.empty())
+    throw std::runtime_error("--listen is required (flag or config key \"listen\")");
+  for (auto [name, v] : {std::pair{"header-timeout", a.header_timeout},
+                         std::pair{"keepalive-timeout", a.keepalive_timeout},
+                         std::pair{"send-timeout", a.send_timeout}})
+    if (!(v > 0)) throw std::runtime_error(fmt::format("{} must be > 0 seconds", name));
+  if (!(a.grace >= 0)) throw std::runtime_error("grace must be >= 0 seconds");
+  if (!parse_strategy(a.strategy))
+    throw std::runtime_error(fmt::format("unknown strategy '{}'", a.strategy));
+  return a;
+}
+
+http::ServerOptions server_options(const ServeArgs& a, int log_fd) {
+  http::ServerOptions o;
+  o.root = a.root;
+  o.strategy = *parse_strategy(a.strategy);
+  o.max_connections = a.max_connections;
+  o.header_timeout = seconds(a.header_timeout);
+  o.keepalive_timeout = seconds(a.keepalive_timeout);
+  o.send_timeout = seconds(a.send_timeout);
+  o.shutdown_grace = seconds(a.grace);
+  o.allow_dotfiles = a.allow_dotfiles;
+  o.autoindex = a.autoindex;
+  o.allow_symlinks_outside = a.allow_symlinks_outside;
+  o.access_log_fd = log_fd;
+  return o;
+}
+
+}  // namespace zcnet::cli

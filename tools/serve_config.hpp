@@ -1,0 +1,52 @@
+// `zcnet serve` options: the command-line flags, the JSON config file (--config) whose keys
+// mirror the long options ("root", "max-connections", ...), and how the two merge: a flag given
+// on the command line overrides the file. Read at start and again on every SIGHUP.
+#pragma once
+
+#include <CLI/CLI.hpp>
+#include <set>
+#include <string>
+
+#include "zcnet/http/server.hpp"
+
+namespace zcnet::cli {
+
+struct ServeArgs {
+  std::string config;  // JSON file; the flags below override it
+  std::string root;
+  std::string listen;
+  std::size_t workers = 0;
+  std::string backend;
+  std::string strategy = "auto";
+  std::size_t max_connections = 10000;
+  double header_timeout = 10;
+  double keepalive_timeout = 75;
+  double send_timeout = 60;
+  double grace = 10;
+  std::string access_log;
+  std::string metrics;  // ADDR:PORT for Prometheus scrapes; empty: none
+  bool allow_dotfiles = false;
+  bool autoindex = false;
+  bool allow_symlinks_outside = false;
+};
+
+// The flags as given, and which of them were given (their long names without dashes).
+struct ServeCommandLine {
+  ServeArgs args;
+  std::set<std::string> given;
+};
+
+// Registers every flag of `zcnet serve` on `cmd`, writing into `line.args`.
+void add_serve_options(CLI::App* cmd, ServeCommandLine& line);
+// Call after parsing: records which flags the command line gave.
+void note_given_options(const CLI::App* cmd, ServeCommandLine& line);
+
+// The options in effect: defaults, then the config file (if any), then the flags given.
+// Throws std::runtime_error naming the file and key for a bad file, and for missing root/listen
+// or out-of-range values.
+ServeArgs effective_serve_args(const ServeCommandLine& line);
+
+// The server's options from them (`log_fd`: the open access log or -1).
+http::ServerOptions server_options(const ServeArgs& a, int log_fd);
+
+}  // namespace zcnet::cli
