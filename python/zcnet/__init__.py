@@ -57,6 +57,30 @@ def last_stats() -> Dict[str, Any]:
     return dict(_last)
 
 
+def _file_transfer(
+    call: Any,
+    sock: SockArg,
+    file: FileArg,
+    write: bool,
+    offset: int,
+    count: Optional[int],
+    strategy: str,
+    timeout: Optional[float],
+) -> int:
+    """One blocking socket<->file transfer through ``call`` (a _zcnet *_fd function)."""
+    if offset < 0 or (count is not None and count < 0):
+        raise ValueError("offset and count must be >= 0")
+    sfd = socket_fd(sock)
+    ffd, close = open_file(file, write=write)
+    try:
+        stats = call(sfd, ffd, offset, count, strategy, timeout)
+    finally:
+        close()
+    _last.clear()
+    _last.update(stats)
+    return int(stats["bytes"])
+
+
 def sendfile(
     sock: SockArg,
     file: FileArg,
@@ -73,17 +97,7 @@ def sendfile(
     neither used nor moved. ``strategy``: one of STRATEGIES. ``timeout``: seconds without progress
     before TimeoutError (None: wait forever). Returns the bytes sent. Ctrl-C interrupts it.
     """
-    if offset < 0 or (count is not None and count < 0):
-        raise ValueError("offset and count must be >= 0")
-    sfd = socket_fd(sock)
-    ffd, close = open_file(file, write=False)
-    try:
-        stats = _zcnet.sendfile_fd(sfd, ffd, offset, count, strategy, timeout)
-    finally:
-        close()
-    _last.clear()
-    _last.update(stats)
-    return int(stats["bytes"])
+    return _file_transfer(_zcnet.sendfile_fd, sock, file, False, offset, count, strategy, timeout)
 
 
 def recv_into_file(
@@ -102,17 +116,9 @@ def recv_into_file(
     ``count`` bytes raises OSError(ENODATA). A path is created if missing (not truncated).
     Returns the bytes written.
     """
-    if offset < 0 or (count is not None and count < 0):
-        raise ValueError("offset and count must be >= 0")
-    sfd = socket_fd(sock)
-    ffd, close = open_file(file, write=True)
-    try:
-        stats = _zcnet.recv_into_file_fd(sfd, ffd, offset, count, strategy, timeout)
-    finally:
-        close()
-    _last.clear()
-    _last.update(stats)
-    return int(stats["bytes"])
+    return _file_transfer(
+        _zcnet.recv_into_file_fd, sock, file, True, offset, count, strategy, timeout
+    )
 
 
 def relay(

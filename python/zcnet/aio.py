@@ -153,6 +153,32 @@ async def _flush(transport: asyncio.BaseTransport) -> None:
         delay = min(delay * 2, 0.02)
 
 
+async def _file_transfer(
+    sock: SockOrTransport,
+    file: FileArg,
+    into_file: bool,
+    offset: int,
+    count: Optional[int],
+    strategy: str,
+) -> int:
+    """file -> socket (into_file False) or socket -> file, driven by the running loop. Reading
+    from a transport is paused while its socket feeds the file."""
+    if offset < 0 or (count is not None and count < 0):
+        raise ValueError("offset and count must be >= 0")
+    ep = _Endpoint(sock)
+    ffd, close_file = open_file(file, write=into_file)
+    try:
+        sfd = await ep.open(pause_reading=into_file)
+        if into_file:
+            t = _zcnet.StepTransfer.socket_to_file(sfd, ffd, offset, count, strategy)
+        else:
+            t = _zcnet.StepTransfer.file_to_socket(ffd, offset, count, sfd, strategy)
+        return await _drive(t)
+    finally:
+        ep.close(resume_reading=into_file)
+        close_file()
+
+
 async def sendfile(
     sock: SockOrTransport,
     file: FileArg,
@@ -164,17 +190,7 @@ async def sendfile(
     """Send ``count`` bytes of ``file`` from ``offset`` (None: to its end) on ``sock``: a
     nonblocking socket, an fd, an asyncio transport or a StreamWriter. Returns the bytes sent.
     """
-    if offset < 0 or (count is not None and count < 0):
-        raise ValueError("offset and count must be >= 0")
-    ep = _Endpoint(sock)
-    ffd, close_file = open_file(file, write=False)
-    try:
-        sfd = await ep.open(pause_reading=False)
-        t = _zcnet.StepTransfer.file_to_socket(ffd, offset, count, sfd, strategy)
-        return await _drive(t)
-    finally:
-        ep.close(resume_reading=False)
-        close_file()
+    return await _file_transfer(sock, file, False, offset, count, strategy)
 
 
 async def recv_into_file(
@@ -188,17 +204,7 @@ async def recv_into_file(
     """Write what arrives on ``sock`` into ``file`` at ``offset`` (``count`` bytes, or until
     EOF). A transport's reading is paused meanwhile. Returns the bytes written.
     """
-    if offset < 0 or (count is not None and count < 0):
-        raise ValueError("offset and count must be >= 0")
-    ep = _Endpoint(sock)
-    ffd, close_file = open_file(file, write=True)
-    try:
-        sfd = await ep.open(pause_reading=True)
-        t = _zcnet.StepTransfer.socket_to_file(sfd, ffd, offset, count, strategy)
-        return await _drive(t)
-    finally:
-        ep.close(resume_reading=True)
-        close_file()
+    return await _file_transfer(sock, file, True, offset, count, strategy)
 
 
 async def _one_way(src: int, dst: int, strategy: str) -> int:
