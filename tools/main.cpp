@@ -1,13 +1,13 @@
 // zcnet: move bytes between files, sockets and pipes with the fewest copies the kernel allows.
 #include <fmt/format.h>
 
-#include <csignal>
-
 #include "commands.hpp"
+#include "zcnet/capabilities.hpp"
 
 int main(int argc, char** argv) {
   // A peer that resets must surface as EPIPE from the syscall, never as a fatal signal.
-  std::signal(SIGPIPE, SIG_IGN);
+  // (The engine is told too, so sendfile and splice skip their per-step SIGPIPE mask.)
+  zcnet::ignore_sigpipe_process_wide();
   CLI::App app{"zcnet: zero-copy network I/O (send, recv, doctor)"};
   app.set_version_flag("--version", std::string("zcnet ") + ZCNET_VERSION);
   app.require_subcommand(1);

@@ -11,7 +11,8 @@ namespace zcnet::sys {
 // thread that made the failing call, so on destruction a pending SIGPIPE is consumed
 // (sigtimedwait, zero timeout) before the old mask comes back; a SIGPIPE that was already pending
 // and blocked when the guard was made is consumed too (unblocked, it could only kill the process).
-// Cost: three cheap syscalls per guard; strategies hold one per step, never per byte.
+// Cost: three cheap syscalls per guard; strategies hold one per step, never per byte. None once
+// the process ignores SIGPIPE through zcnet::ignore_sigpipe_process_wide().
 class SigpipeBlock {
  public:
   SigpipeBlock() noexcept;
@@ -21,7 +22,8 @@ class SigpipeBlock {
 
  private:
   sigset_t old_mask_;
-  bool restore_ = false;
+  bool active_ = false;   // the mask was touched (SIGPIPE not known to be ignored)
+  bool restore_ = false;  // SIGPIPE was unblocked before
 };
 
 }  // namespace zcnet::sys

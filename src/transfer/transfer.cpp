@@ -25,10 +25,12 @@ Profile profile_from_disk() {
 // Bytes to move from a file source: its stated length, or what the file holds past the offset
 // now. A stated length is kept even if the file is shorter (the caller promised those bytes, e.g.
 // in a Content-Length), so a file truncated before or during the transfer ends in ENODATA.
+// No fstat when the length is stated: a server knows it from its own metadata (a bad fd then
+// fails at the first syscall, with the same EBADF).
 Result<std::uint64_t> file_source_length(const FileRange& f) {
+  if (f.length) return *f.length;
   struct stat st {};
   if (::fstat(f.fd, &st) != 0) return last_error("fstat", describe_fd(f.fd));
-  if (f.length) return *f.length;
   const auto size = static_cast<std::uint64_t>(st.st_size);
   return f.offset < size ? size - f.offset : 0;
 }

@@ -4,10 +4,13 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <cstdlib>
+
 #include "support.hpp"
 #include "sys/mmap_posix.hpp"
 #include "sys/rw_posix.hpp"
 #include "sys/sigpipe_posix.hpp"
+#include "zcnet/capabilities.hpp"
 
 namespace zcnet {
 namespace {
@@ -38,6 +41,29 @@ TEST(SigpipeBlock, WriteToPipeWithoutReader_IsEpipeAndLeavesNoSignalBehind) {
   }
   EXPECT_FALSE(sigpipe_pending());
   EXPECT_FALSE(sigpipe_blocked()) << "the thread's mask is restored";
+}
+
+// Runs in a death-test child (the disposition is process-wide): once SIGPIPE is ignored through
+// the engine, the guard leaves the thread's mask alone and a write into a closed pipe is still
+// EPIPE. Exit code 0 when all of that held.
+int write_to_closed_pipe_with_sigpipe_ignored() {
+  auto [r, w] = test::make_pipe();
+  r.reset();
+  bool ok = ignore_sigpipe_process_wide();
+  struct sigaction now {};
+  ok = ok && ::sigaction(SIGPIPE, nullptr, &now) == 0 && now.sa_handler == SIG_IGN;
+  {
+    sys::SigpipeBlock guard;
+    ok = ok && !sigpipe_blocked();
+    ok = ok && sys::write(w.get(), "x", 1).err == EPIPE;
+  }
+  ok = ok && !sigpipe_pending() && !sigpipe_blocked();
+  return ok ? 0 : 1;
+}
+
+TEST(SigpipeBlock, AfterIgnoreSigpipeProcessWide_TouchesNoMaskAndWriteIsStillEpipe) {
+  EXPECT_EXIT(std::_Exit(write_to_closed_pipe_with_sigpipe_ignored()), ::testing::ExitedWithCode(0),
+              "");
 }
 
 TEST(RwPosix, SendToResetPeer_IsATypedErrorNotSigpipe) {
