@@ -9,11 +9,13 @@
 #include <nanobind/stl/unique_ptr.h>
 #include <poll.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 
 #include <chrono>
 #include <memory>
 #include <optional>
 #include <string>
+#include <variant>
 
 #include "errors.hpp"
 #include "zcnet/transfer.hpp"
@@ -83,28 +85,45 @@ void wait_ready(pollfd* fds, nfds_t n, const Deadline& deadline, const char* op)
   }
 }
 
-// Makes a blocking socket nonblocking for one call and restores it after. A step on a blocking
-// socket would sit in the kernel where neither Ctrl-C (the engine retries EINTR) nor a timeout
-// can reach it; nonblocking, every wait goes through wait_ready()'s poll().
-class NonblockingScope {
+// Bounds how long one syscall may block on a blocking socket, for one call, and restores the old
+// bound after: SO_SNDTIMEO for the direction this call sends in, SO_RCVTIMEO for the one it
+// receives in. A blocking step then comes back with EAGAIN within kSignalCheckMs, so Ctrl-C (the
+// engine retries EINTR) and the idle timeout reach it, while the socket stays blocking: another
+// thread reading a socket this call only sends on (or the reverse) sees no change.
+// A nonblocking socket is left alone (its steps never block).
+class SyscallTimeoutScope {
  public:
-  explicit NonblockingScope(int fd) : fd_(fd) {
-    int flags = ::fcntl(fd, F_GETFL);
+  SyscallTimeoutScope(int fd, bool sending, bool receiving) : fd_(fd) {
+    const int flags = ::fcntl(fd, F_GETFL);
     if (flags < 0) raise(last_error("fcntl", describe_fd(fd)));
-    if (!(flags & O_NONBLOCK)) {
-      if (::fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0) raise(last_error("fcntl", describe_fd(fd)));
-      restore_ = flags;
-    }
+    if (flags & O_NONBLOCK) return;
+    if (sending) bound(SO_SNDTIMEO, send_);
+    if (receiving) bound(SO_RCVTIMEO, recv_);
   }
-  ~NonblockingScope() {
-    if (restore_ >= 0) ::fcntl(fd_, F_SETFL, restore_);
+  ~SyscallTimeoutScope() {
+    if (send_) ::setsockopt(fd_, SOL_SOCKET, SO_SNDTIMEO, &*send_, sizeof(timeval));
+    if (recv_) ::setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &*recv_, sizeof(timeval));
   }
-  NonblockingScope(const NonblockingScope&) = delete;
-  NonblockingScope& operator=(const NonblockingScope&) = delete;
+  SyscallTimeoutScope(const SyscallTimeoutScope&) = delete;
+  SyscallTimeoutScope& operator=(const SyscallTimeoutScope&) = delete;
 
  private:
+  // Lowers the option to kSignalCheckMs unless it is already set at or below that.
+  void bound(int option, std::optional<timeval>& saved) {
+    timeval old{};
+    socklen_t len = sizeof old;
+    if (::getsockopt(fd_, SOL_SOCKET, option, &old, &len) != 0)
+      raise(last_error("getsockopt", describe_fd(fd_)));
+    const long old_ms = old.tv_sec * 1000L + old.tv_usec / 1000;
+    if (old_ms > 0 && old_ms <= kSignalCheckMs) return;
+    const timeval bounded{0, kSignalCheckMs * 1000};
+    if (::setsockopt(fd_, SOL_SOCKET, option, &bounded, sizeof bounded) != 0)
+      raise(last_error("setsockopt", describe_fd(fd_)));
+    saved = old;
+  }
+
   int fd_;
-  int restore_ = -1;
+  std::optional<timeval> send_, recv_;
 };
 
 pollfd to_pollfd(const Wait& w) {
@@ -134,10 +153,9 @@ nb::dict run_transfer(Source src, Sink dst, TransferOptions opts, std::optional<
   std::string strategy;
   {
     nb::gil_scoped_release nogil;
-    // The selector reads the socket's mode when the Transfer is made (a blocking socket may get
-    // mmap+write for a large file), so the choice is the caller's mode's; only the waits change.
     Transfer t(thread_engine(), src, dst, opts);
-    NonblockingScope nonblocking(sock_fd);
+    const bool sending = std::holds_alternative<Socket>(dst);
+    SyscallTimeoutScope bounded(sock_fd, sending, !sending);
     stats = run_to_end(t, timeout_s, op);
     strategy = std::string(to_string(t.choice().strategy));
   }
@@ -172,7 +190,7 @@ std::tuple<std::uint64_t, std::uint64_t> relay_fds(int a_fd, int b_fd, const std
   TransferOptions opts;
   opts.strategy = strategy_from(strategy);
   nb::gil_scoped_release nogil;
-  NonblockingScope a_nonblocking(a_fd), b_nonblocking(b_fd);
+  SyscallTimeoutScope a_bounded(a_fd, true, true), b_bounded(b_fd, true, true);
   Engine& engine = thread_engine();
   Transfer dirs[2] = {Transfer(engine, Socket{a_fd}, Socket{b_fd}, opts),
                       Transfer(engine, Socket{b_fd}, Socket{a_fd}, opts)};
