@@ -73,6 +73,20 @@ Task<void> close_lingering(Loop& loop, UniqueFd fd, std::span<std::byte> scratch
   loop.close(std::move(fd));
 }
 
+// The strategy for one body: the forced one, else the selector's file->socket policy (with the
+// peer's location asked once per connection), except that a local peer's body the Profile would
+// send with read-write goes by sendfile up to server_sendfile_max_bytes.
+StrategyKind body_strategy(const Engine& engine, const ServerOptions& o, std::uint64_t length,
+                           bool peer_local) {
+  if (o.strategy != StrategyKind::Auto) return o.strategy;
+  const Selector& sel = engine.selector();
+  const StrategyKind chosen = sel.choose_file_to_socket(length, peer_local, true).strategy;
+  if (chosen == StrategyKind::ReadWrite && peer_local && sel.caps().sendfile &&
+      length > sel.profile().local_sendfile_max_bytes && length <= o.server_sendfile_max_bytes)
+    return StrategyKind::Sendfile;
+  return chosen;
+}
+
 }  // namespace
 
 Task<void> serve_connection(Worker& w, UniqueFd fd) {
@@ -203,11 +217,7 @@ Task<void> serve_connection(Worker& w, UniqueFd fd) {
       if (sent != want) keep = linger = false;
     } else if (plan.has_body()) {
       TransferOptions topts;  // a named local: aggregates with members are not built in co_await
-      // The selector's file->socket policy with the peer's location asked once per connection.
-      topts.strategy =
-          o.strategy != StrategyKind::Auto
-              ? o.strategy
-              : w.engine().selector().choose_file_to_socket(plan.length, peer_local, true).strategy;
+      topts.strategy = body_strategy(w.engine(), o, plan.length, peer_local);
       topts.header = head;
       topts.chunk_bytes = o.chunk_bytes;
       // One allocation per response (Transfer::State): it keeps Stats at a stable address.

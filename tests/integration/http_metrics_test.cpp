@@ -107,3 +107,33 @@ TEST_P(HttpMetrics, OtherPaths_404_AndServerKeepsAnswering) {
 
 }  // namespace
 }  // namespace zcnet::test
+
+namespace zcnet::test {
+namespace {
+
+// The default choice per body, seen through the metrics: 64 KiB + 1 is inside the engine's
+// sendfile window, 1 MiB is above it but within server_sendfile_max_bytes (2 MiB), so sendfile;
+// 5 MiB goes by the engine's Profile (read-write to a local peer).
+TEST_P(HttpMetrics, DefaultChoice_SendfileUpToTwoMebibytesThenReadWrite) {
+  write_file(root_ + "/f1048576.bin", pattern(1 << 20, 9));
+  start({"--metrics", "127.0.0.1:0"});
+  ASSERT_NE(metrics_port(), 0) << server_->log();
+  auto get = [](const std::string& target) {
+    return "GET " + target + " HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n";
+  };
+  const std::uint64_t by_sendfile = bytes_of(get("/f65537.bin")) + bytes_of(get("/f1048576.bin"));
+  const std::uint64_t by_read_write = bytes_of(get("/f5242880.bin"));
+  ASSERT_GT(by_sendfile, 65537u + (1u << 20));
+  ASSERT_GT(by_read_write, kBig);
+  std::string text;
+  auto m = scrape(&text);
+  EXPECT_EQ(m["zcnet_http_response_bytes_total{strategy=\"sendfile\"}"],
+            static_cast<double>(by_sendfile))
+      << text;
+  EXPECT_EQ(m["zcnet_http_response_bytes_total{strategy=\"read-write\"}"],
+            static_cast<double>(by_read_write))
+      << text;
+}
+
+}  // namespace
+}  // namespace zcnet::test

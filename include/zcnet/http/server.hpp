@@ -37,6 +37,11 @@ struct ServerOptions {
   // Bytes per connection per turn, like nginx's sendfile_max_chunk (2m): a 512 KiB budget cost
   // sendfile twice the CPU per GiB on loopback (docs/performance.md section 5).
   std::uint64_t step_budget = 2 * 1024 * 1024;
+  // Bodies for a local peer that the engine's Profile would send with read-write (above its
+  // sendfile window) go by sendfile up to this size: with many connections sendfile moved as many
+  // bytes at 1 MiB at half the CPU per GiB; at 16 MiB read-write still moved more
+  // (docs/performance.md, section 5). 0 leaves every choice to the Profile.
+  std::uint64_t server_sendfile_max_bytes = 2 * 1024 * 1024;
   std::size_t chunk_bytes = 64 * 1024;  // buffer-based strategies' chunk (one per sender)
   bool allow_dotfiles = false;
   bool autoindex = false;               // list a directory that has no index.html
