@@ -5,6 +5,7 @@
 #include <thread>
 
 #include "http_fixture.hpp"
+#include "zcnet/capabilities.hpp"
 
 namespace zcnet::test {
 namespace {
@@ -115,6 +116,7 @@ namespace {
 // sendfile window, 1 MiB is above it but within server_sendfile_max_bytes (2 MiB), so sendfile;
 // 5 MiB goes by the engine's Profile (read-write to a local peer).
 TEST_P(HttpMetrics, DefaultChoice_SendfileUpToTwoMebibytesThenReadWrite) {
+  if (!Capabilities::probe().sendfile) GTEST_SKIP() << "no sendfile in this build";
   write_file(root_ + "/f1048576.bin", pattern(1 << 20, 9));
   start({"--metrics", "127.0.0.1:0"});
   ASSERT_NE(metrics_port(), 0) << server_->log();
