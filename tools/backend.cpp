@@ -28,4 +28,18 @@ std::unique_ptr<Loop> create_loop(const std::string& backend) {
   return std::move(*loop);
 }
 
+StrategyKind strategy_named(const std::string& name) {
+  auto k = parse_strategy(name);
+  if (!k || *k == StrategyKind::Tee)
+    throw std::runtime_error(fmt::format("unknown strategy '{}'", name));
+  return *k;
+}
+
+BackendKind backend_named(const std::string& name) {
+  auto k = parse_backend(name);
+  if (!k || *k == BackendKind::Auto)
+    throw std::runtime_error(fmt::format("unknown backend '{}' (epoll, uring, poll)", name));
+  return *k;
+}
+
 }  // namespace zcnet::cli

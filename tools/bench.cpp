@@ -65,20 +65,6 @@ const std::vector<std::string> kRatioMetrics = {
     "server_ctx_per_gib",     "client_cpu_s_per_gib", "client_ctx_per_gib",
     "latency_p50_ns",         "latency_p99_ns",       "syscalls_per_transfer"};
 
-StrategyKind strategy_named(const std::string& name) {
-  auto k = parse_strategy(name);
-  if (!k || *k == StrategyKind::Tee)
-    throw std::runtime_error(fmt::format("unknown strategy '{}'", name));
-  return *k;
-}
-
-BackendKind backend_named(const std::string& name) {
-  auto k = parse_backend(name);
-  if (!k || *k == BackendKind::Auto)
-    throw std::runtime_error(fmt::format("unknown backend '{}' (epoll, uring, poll)", name));
-  return *k;
-}
-
 template <class T, class F>
 std::vector<T> parse_list(const std::string& text, const char* what, F parse) {
   std::vector<T> out;

@@ -13,6 +13,7 @@
 #include "zcnet/error.hpp"
 #include "zcnet/fd.hpp"
 #include "zcnet/loop.hpp"
+#include "zcnet/strategy.hpp"
 
 namespace zcnet::cli {
 
@@ -22,6 +23,7 @@ void add_doctor(CLI::App& app);
 void add_serve(CLI::App& app);
 void add_load(CLI::App& app);
 void add_bench(CLI::App& app);
+void add_load_server(CLI::App& app);
 
 // Errors end a command at its edge: main() prints e.what() (the Error's message) and exits 1.
 [[noreturn]] inline void fail(const Error& e) {
@@ -50,5 +52,8 @@ Result<std::vector<Address>> resolve(const std::string& host_port);
 void add_backend_option(CLI::App* cmd, std::string& backend);
 // A loop on that backend; throws (naming the backend) if it cannot run here.
 std::unique_ptr<Loop> create_loop(const std::string& backend);
+// A strategy (not tee) or a concrete backend (not auto) by name; throws naming it if unknown.
+StrategyKind strategy_named(const std::string& name);
+BackendKind backend_named(const std::string& name);
 
 }  // namespace zcnet::cli

@@ -112,7 +112,7 @@ namespace {
 using namespace std::chrono_literals;
 
 struct LoadArgs {
-  std::string connect, backend = kDefaultLoadBackend, size_text;
+  std::string connect, backend = kDefaultLoadBackend, size_text, read_size_text = "256K";
   unsigned connections = 1;
   double duration = 0;
   std::uint64_t requests = 0;
@@ -135,7 +135,7 @@ struct LoadState {
   Histogram latency;  // ns per transfer, request written to last byte read
   // Responses are read and dropped: one scratch buffer for every connection. Concurrent io_uring
   // reads may land in it at once, which is harmless because nobody reads what it holds.
-  std::vector<std::byte> scratch = std::vector<std::byte>(256 * 1024);
+  std::vector<std::byte> scratch;
 };
 
 bool more_requests(LoadState& s) {
@@ -228,7 +228,11 @@ void run_load(const LoadArgs& a) {
   (void)check(ensure_fds_for(a.connections, 1, 64, "load"));
   std::unique_ptr<Loop> loop = create_loop(a.backend);
 
+  const std::uint64_t read_size = parse_size(a.read_size_text);
+  if (read_size == 0 || read_size > (std::uint64_t{1} << 30))
+    throw std::runtime_error("--read-size must be 1 byte to 1 GiB");
   LoadState s{*loop, a, size, peers, {}, {}};
+  s.scratch.resize(static_cast<std::size_t>(read_size));
   const Usage u0 = Usage::now();
   const auto t0 = Clock::now();
   s.last_done = t0;
@@ -307,6 +311,8 @@ void add_load(CLI::App& app) {
   cmd->add_option("--backend", a->backend,
                   "event loop backend: epoll (default; poll in a portable build), uring, poll")
       ->check(CLI::IsMember({"auto", "epoll", "uring", "io_uring", "poll"}));
+  cmd->add_option("--read-size", a->read_size_text,
+                  "bytes asked for per read of a response (default 256K; wrk reads 8K)");
   cmd->add_flag("--json", a->json, "print one JSON object");
   cmd->callback([a] { run_load(*a); });
 }

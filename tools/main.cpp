@@ -17,6 +17,7 @@ int main(int argc, char** argv) {
   zcnet::cli::add_serve(app);
   zcnet::cli::add_load(app);
   zcnet::cli::add_bench(app);
+  zcnet::cli::add_load_server(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "commands.hpp"
+#include "load.hpp"
 
 namespace zcnet::cli {
 
@@ -76,6 +77,11 @@ const std::vector<Field>& fields() {
       field("allow-dotfiles", &ServeArgs::allow_dotfiles),
       field("autoindex", &ServeArgs::autoindex),
       field("allow-symlinks-outside", &ServeArgs::allow_symlinks_outside),
+      field("sendfile-max-chunk", &ServeArgs::sendfile_max_chunk),
+      field("output-buffer", &ServeArgs::output_buffer),
+      field("local-sendfile-max", &ServeArgs::local_sendfile_max),
+      field("open-file-cache", &ServeArgs::open_file_cache),
+      field("open-file-cache-valid", &ServeArgs::open_file_cache_valid),
   };
   return all;
 }
@@ -144,6 +150,25 @@ void add_serve_options(CLI::App* cmd, ServeCommandLine& line) {
   cmd->add_flag("--autoindex", a.autoindex, "list a directory that has no index.html");
   cmd->add_flag("--allow-symlinks-outside", a.allow_symlinks_outside,
                 "follow symlinks that lead outside the root (\"..\" stays refused)");
+  cmd->add_option("--sendfile-max-chunk", a.sendfile_max_chunk,
+                  "bytes one connection may send per loop turn, like nginx's sendfile_max_chunk")
+      ->capture_default_str();
+  cmd->add_option("--output-buffer", a.output_buffer,
+                  "chunk of the buffer-based strategies (read-write, mmap ...), like nginx's "
+                  "output_buffers")
+      ->capture_default_str();
+  cmd->add_option("--local-sendfile-max", a.local_sendfile_max,
+                  "a loopback peer gets bodies up to this size by sendfile, larger by the "
+                  "selector's choice (0: the selector decides every size)")
+      ->capture_default_str();
+  cmd->add_option("--open-file-cache", a.open_file_cache,
+                  "open files kept per worker with their metadata (0: none), like nginx's "
+                  "open_file_cache max=")
+      ->capture_default_str();
+  cmd->add_option("--open-file-cache-valid", a.open_file_cache_valid,
+                  "seconds a cached file is trusted before it is checked again (one fstatat)")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
 }
 
 void note_given_options(const CLI::App* cmd, ServeCommandLine& line) {
@@ -168,6 +193,22 @@ ServeArgs effective_serve_args(const ServeCommandLine& line) {
   if (!(a.grace >= 0)) throw std::runtime_error("grace must be >= 0 seconds");
   if (!parse_strategy(a.strategy))
     throw std::runtime_error(fmt::format("unknown strategy '{}'", a.strategy));
+  if (!(a.open_file_cache_valid >= 0))
+    throw std::runtime_error("open-file-cache-valid must be >= 0 seconds");
+  for (auto [name, text] : {std::pair{"sendfile-max-chunk", &a.sendfile_max_chunk},
+                            std::pair{"output-buffer", &a.output_buffer},
+                            std::pair{"local-sendfile-max", &a.local_sendfile_max}}) {
+    std::uint64_t v = 0;
+    try {
+      v = parse_size(*text);
+    } catch (const std::runtime_error& e) {
+      throw std::runtime_error(fmt::format("{}: {}", name, e.what()));
+    }
+    if (v > (std::uint64_t{1} << 30))
+      throw std::runtime_error(fmt::format("{} must be at most 1G, not {}", name, *text));
+    if (v == 0 && std::string_view(name) != "local-sendfile-max")
+      throw std::runtime_error(fmt::format("{} must be at least 1 byte", name));
+  }
   return a;
 }
 
@@ -183,6 +224,11 @@ http::ServerOptions server_options(const ServeArgs& a, int log_fd) {
   o.allow_dotfiles = a.allow_dotfiles;
   o.autoindex = a.autoindex;
   o.allow_symlinks_outside = a.allow_symlinks_outside;
+  o.step_budget = parse_size(a.sendfile_max_chunk);
+  o.chunk_bytes = static_cast<std::size_t>(parse_size(a.output_buffer));
+  o.server_sendfile_max_bytes = parse_size(a.local_sendfile_max);
+  o.open_file_cache_entries = a.open_file_cache;
+  o.open_file_cache_valid = seconds(a.open_file_cache_valid);
   o.access_log_fd = log_fd;
   return o;
 }

@@ -5,9 +5,12 @@
     protocol: an 8-byte little-endian length N, then exactly N bytes back, on a persistent
     connection) at 100, 500 and 1000 connections. Variants, each a Python process serving from a
     1 MiB file: zcnet.aio.sendfile, asyncio streams (64 KiB read + write/drain), loop.sock_sendall
-    of the whole payload, loop.sock_sendfile, each under the default loop and under uvloop.
+    of the whole payload, loop.sock_sendfile, each under the default loop and under uvloop; and,
+    as the reference with no Python at all, `zcnet load-server` (the C++ engine on one epoll
+    thread) with read-write and with sendfile.
     Server CPU s/GiB and context switches/GiB come from /proc/PID/stat and /proc/PID/task/*/status
-    of the server process, sampled around each load run.
+    of the server process, sampled around each load run; the client's CPU from its own report, and
+    the machine's softirq+irq time (charged to no process: /proc/stat) per GiB beside them.
 (b) A 1 GiB file over loopback into `zcnet recv` (C++, discards): zcnet.sendfile vs
     socket.sendfile vs readinto+sendall loops (64 KiB, 1 MiB), 5 runs each, mean and stddev.
 
@@ -34,6 +37,8 @@ MiB = 1 << 20
 GiB = 1 << 30
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 STRATEGY = "auto"  # zcnet.aio.sendfile's strategy= in the servers (--zcnet-strategy)
+ZCNET_CLI = "build/release/zcnet"  # --zcnet: the load client, `recv` and the native servers
+NATIVE = {"engine-read-write": "read-write", "engine-sendfile": "sendfile"}  # loop "C++"
 
 # ---------------------------------------------------------------- servers (run in a child)
 
@@ -145,13 +150,20 @@ def proc_ctx(pid: int) -> int:
     return total
 
 
+def softirq_s() -> float:
+    """irq + softirq seconds of every CPU so far (time charged to no process)."""
+    with open("/proc/stat") as f:
+        fields = f.readline().split()
+    return (int(fields[6]) + int(fields[7])) / CLK_TCK
+
+
 def start_server(variant: str, loop_kind: str, path: str) -> Tuple[subprocess.Popen, int]:
-    proc = subprocess.Popen(
-        [sys.executable, os.path.abspath(__file__), "--serve", variant, "--loop", loop_kind, "--file", path,
-         "--zcnet-strategy", STRATEGY],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
+    if loop_kind == "C++":
+        cmd = [ZCNET_CLI, "load-server", "--file", path, "--strategy", NATIVE[variant]]
+    else:
+        cmd = [sys.executable, os.path.abspath(__file__), "--serve", variant, "--loop", loop_kind, "--file", path,
+               "--zcnet-strategy", STRATEGY]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
     line = proc.stdout.readline()
     if not line:
         raise RuntimeError(f"server {variant}/{loop_kind} did not start")
@@ -168,16 +180,16 @@ def stop(proc: subprocess.Popen) -> None:
 
 
 def one_load_run(zcnet_cli: str, variant: str, loop_kind: str, path: str, conns: int, size: int,
-                 duration: float) -> Dict[str, float]:
+                 duration: float, read_size: str) -> Dict[str, float]:
     proc, port = start_server(variant, loop_kind, path)
     try:
-        cpu0, ctx0 = proc_cpu_s(proc.pid), proc_ctx(proc.pid)
+        cpu0, ctx0, irq0 = proc_cpu_s(proc.pid), proc_ctx(proc.pid), softirq_s()
         out = subprocess.run(
             [zcnet_cli, "load", "--connect", f"127.0.0.1:{port}", "--connections", str(conns),
-             "--size", str(size), "--duration", str(duration), "--json"],
+             "--size", str(size), "--duration", str(duration), "--read-size", read_size, "--json"],
             capture_output=True, text=True, timeout=duration + 60,
         )
-        cpu1, ctx1 = proc_cpu_s(proc.pid), proc_ctx(proc.pid)
+        cpu1, ctx1, irq1 = proc_cpu_s(proc.pid), proc_ctx(proc.pid), softirq_s()
     finally:
         stop(proc)
     if out.returncode != 0:
@@ -188,6 +200,8 @@ def one_load_run(zcnet_cli: str, variant: str, loop_kind: str, path: str, conns:
         "throughput": r["throughput_bytes_per_s"],
         "cpu_per_gib": (cpu1 - cpu0) / gib if gib else float("nan"),
         "ctx_per_gib": (ctx1 - ctx0) / gib if gib else float("nan"),
+        "client_cpu_per_gib": (r["cpu_user_s"] + r["cpu_sys_s"]) / gib if gib else float("nan"),
+        "softirq_per_gib": (irq1 - irq0) / gib if gib else float("nan"),
         "p99_ms": r["latency_ns"]["p99"] / 1e6,
         "errors": r.get("errors", 0),
     }
@@ -197,6 +211,7 @@ def part_a(args) -> List[str]:
     # uvloop has no loop.sock_sendfile (NotImplementedError), so that variant runs on asyncio only.
     variants = [(v, l) for l in ("asyncio", "uvloop") for v in ("zcnet-aio", "streams", "sock_sendall", "sock_sendfile")
                 if (v, l) != ("sock_sendfile", "uvloop")]
+    variants += [(v, "C++") for v in NATIVE]
     if args.variants:
         variants = [v for v in variants if f"{v[1]}/{v[0]}" in args.variants or v == ("streams", "asyncio")]
     fd, path = tempfile.mkstemp(prefix="zcnet-py-bench-")
@@ -209,7 +224,7 @@ def part_a(args) -> List[str]:
             for run in range(args.runs):
                 order = variants if run % 2 == 0 else list(reversed(variants))  # alternate
                 for v in order:
-                    s = one_load_run(args.zcnet, v[0], v[1], path, conns, args.size, args.duration)
+                    s = one_load_run(args.zcnet, v[0], v[1], path, conns, args.size, args.duration, args.read_size)
                     samples[v].append(s)
                     print(f"# a: {conns} conns run {run + 1} {v[1]}/{v[0]}: {s}", file=sys.stderr, flush=True)
             med = {}
@@ -218,21 +233,25 @@ def part_a(args) -> List[str]:
                 if not ok:
                     med[v] = None
                     continue
-                med[v] = {k: statistics.median(s[k] for s in ok) for k in ("throughput", "cpu_per_gib", "ctx_per_gib", "p99_ms", "errors")}
+                med[v] = {k: statistics.median(s[k] for s in ok)
+                          for k in ("throughput", "cpu_per_gib", "ctx_per_gib", "client_cpu_per_gib", "softirq_per_gib",
+                                    "p99_ms", "errors")}
                 med[v]["failed_runs"] = len(ss) - len(ok)
             base = med[("streams", "asyncio")]
-            rows.append(f"\n{conns} connections x {args.size // MiB} MiB payloads, {args.duration:g} s per run, median of {args.runs} runs")
-            rows.append("| loop | server | throughput MB/s | server CPU s/GiB | ctx switches/GiB | p99 ms | vs streams: throughput | CPU/GiB | ctx/GiB |")
-            rows.append("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+            rows.append(f"\n{conns} connections x {args.size // MiB} MiB payloads, {args.duration:g} s per run, median of {args.runs} runs,"
+                        f" client reads of {args.read_size}")
+            rows.append("| loop | server | throughput MB/s | server CPU s/GiB | ctx switches/GiB | client CPU s/GiB | softirq s/GiB |"
+                        " p99 ms | vs streams: throughput | CPU/GiB | ctx/GiB |")
+            rows.append("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
             for v in variants:
                 m = med[v]
                 if m is None:
-                    rows.append(f"| {v[1]} | {v[0]} | failed: {samples[v][0].get('error', '')[:80]} | | | | | | |")
+                    rows.append(f"| {v[1]} | {v[0]} | failed: {samples[v][0].get('error', '')[:80]} | | | | | | | | |")
                     continue
                 ratio = (lambda k: f"{m[k] / base[k]:.2f}") if base else (lambda k: "n/a")
                 rows.append(
                     f"| {v[1]} | {v[0]} | {m['throughput'] / 1e6:.0f} | {m['cpu_per_gib']:.3f} | {m['ctx_per_gib']:.0f} | "
-                    f"{m['p99_ms']:.1f} | {ratio('throughput')} | {ratio('cpu_per_gib')} | {ratio('ctx_per_gib')} |"
+                    f"{m['client_cpu_per_gib']:.3f} | {m['softirq_per_gib']:.3f} | {m['p99_ms']:.1f} | {ratio('throughput')} | {ratio('cpu_per_gib')} | {ratio('ctx_per_gib')} |"
                     + (f" ({m['failed_runs']} failed)" if m["failed_runs"] else "")
                 )
             print("\n".join(rows[-(len(variants) + 3):]), flush=True)
@@ -247,8 +266,9 @@ def part_a(args) -> List[str]:
 def send_variant(name: str, sock: socket.socket, path: str) -> int:
     import zcnet
 
-    if name == "zcnet.sendfile":
-        return zcnet.sendfile(sock, path)
+    if name.startswith("zcnet.sendfile"):  # "zcnet.sendfile" (auto) or "zcnet.sendfile strategy=S"
+        strategy = name.split("strategy=")[1] if "strategy=" in name else "auto"
+        return zcnet.sendfile(sock, path, strategy=strategy)
     with open(path, "rb", buffering=0) as f:
         if name == "socket.sendfile":
             return sock.sendfile(f)
@@ -271,7 +291,8 @@ def free_port() -> int:
 
 
 def part_b(args) -> List[str]:
-    names = ["zcnet.sendfile", "socket.sendfile", "readinto+sendall 64K", "readinto+sendall 1M"]
+    names = ["zcnet.sendfile"] + [f"zcnet.sendfile strategy={s}" for s in args.big_strategies] + [
+        "socket.sendfile", "readinto+sendall 64K", "readinto+sendall 1M"]
     fd, path = tempfile.mkstemp(prefix="zcnet-py-bench-1g-")
     block = os.urandom(4 * MiB)
     for _ in range(args.big // len(block)):
@@ -338,17 +359,21 @@ def main() -> None:
     p.add_argument("--runs", type=int, default=3)
     p.add_argument("--big", type=int, default=GiB)
     p.add_argument("--big-runs", type=int, default=5)
+    p.add_argument("--big-strategies", type=lambda s: [x for x in s.split(",") if x], default=[],
+                   help="(b) also zcnet.sendfile forced to these strategies (e.g. sendfile,read-write)")
     p.add_argument("--skip", choices=["a", "b"], help="leave out one part")
-    p.add_argument("--variants", type=lambda s: s.split(","), help="(a) only these LOOP/SERVER (streams always)")
+    p.add_argument("--variants", type=lambda s: s.split(","), help="(a) only these LOOP/SERVER (streams always; C++/engine-read-write, C++/engine-sendfile)")
     p.add_argument("--zcnet-strategy", default="auto", help="strategy= for zcnet.aio.sendfile")
+    p.add_argument("--read-size", default="256K", help="(a) bytes per read in the `zcnet load` client")
     args = p.parse_args()
     if args.serve:
         signal.signal(signal.SIGTERM, lambda *_: os._exit(0))
         run_server(args.serve, args.loop, args.file, args.zcnet_strategy)
         return
     print(f"# {time.strftime('%Y-%m-%d %H:%M:%S')} python {sys.version.split()[0]}, {os.cpu_count()} cores", flush=True)
-    global STRATEGY
+    global STRATEGY, ZCNET_CLI
     STRATEGY = args.zcnet_strategy
+    ZCNET_CLI = args.zcnet
     if args.skip != "a":
         part_a(args)
     if args.skip != "b":

@@ -2,6 +2,10 @@
 """zcnet serve against nginx (sendfile on + tcp_nopush on, and sendfile off) on the same files,
 same worker count, access logs off, loaded in turn by wrk (A B C A B C ...). Prints medians of
 requests/s, MB/s, p99 latency and server CPU seconds per GiB, with ratios to nginx's faster mode.
+Beside the server's own CPU (utime + stime of its processes) it reports, per GiB, the machine's
+irq + softirq time (/proc/stat: on loopback much of TCP's work for both ends runs there and is
+charged to no process) and wrk's CPU, and their sum with the server's: what the whole machine
+spent per GiB served.
 --servers adds zcnet forced to sendfile or read-write, each compared like for like with the nginx
 mode that moves bodies the same way. Loopback only; every wrk run is bounded by --duration (per
 size if asked: 16 MiB x 1000 connections needs longer runs for responses to complete).
@@ -9,6 +13,7 @@ Needs nginx and wrk (scripts/setup-peers.sh).
 """
 import argparse
 import os
+import resource
 import re
 import shutil
 import signal
@@ -32,6 +37,17 @@ def cpu_seconds(pids):
         except FileNotFoundError:
             pass
     return total / TICK
+
+
+def softirq_seconds():
+    with open("/proc/stat") as f:
+        fields = f.readline().split()  # cpu user nice system idle iowait irq softirq ...
+    return (int(fields[6]) + int(fields[7])) / TICK
+
+
+def waited_children_cpu():
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)  # wrk: the only child waited for meanwhile
+    return r.ru_utime + r.ru_stime
 
 
 def children(pid):
@@ -162,48 +178,55 @@ def main():
                 for run in range(args.runs):
                     for s in servers:  # alternating: A B C A B C ...
                         pids = [procs[s].pid] + children(procs[s].pid)
-                        c0 = cpu_seconds(pids)
+                        c0, irq0, w0 = cpu_seconds(pids), softirq_seconds(), waited_children_cpu()
                         out = subprocess.run(
                             ["wrk", "-t2", f"-c{conns}", f"-d{duration}s", "--latency",
                              f"http://127.0.0.1:{ports[s]}/{size}"],
                             capture_output=True, text=True, timeout=duration + 60).stdout
                         cpu = cpu_seconds(pids) - c0
+                        irq, client = softirq_seconds() - irq0, waited_children_cpu() - w0
                         rps, bps, p99, err = parse_wrk(out)
                         if "Non-2xx" in err:  # a server that answers errors is not measured
                             raise RuntimeError(f"{s} {size}: {err}")
                         gib = bps * duration / (1 << 30)
+                        per = (lambda x: x / gib) if gib else (lambda x: float("nan"))
                         results.setdefault((size, conns, s), []).append(
-                            (rps, bps, p99, cpu / gib if gib else float("nan"), err))
+                            (rps, bps, p99, per(cpu), per(irq), per(client), per(cpu + irq + client)))
                         print(f"{size:>4} c={conns:<5} run {run + 1} {s:<17} {rps:10.0f} req/s "
-                              f"{bps / 1e6:9.1f} MB/s p99 {p99:8.2f} ms cpu/GiB "
-                              f"{cpu / gib if gib else 0:6.3f} {err}", file=sys.stderr)
+                              f"{bps / 1e6:9.1f} MB/s p99 {p99:8.2f} ms cpu/GiB {per(cpu):6.3f} "
+                              f"softirq/GiB {per(irq):6.3f} wrk/GiB {per(client):6.3f} {err}",
+                              file=sys.stderr)
         # Large files complete few responses per run (a fair server finishes them together), so
         # bytes per second is the throughput there; req/s is shown next to it for every size.
         print("\n| file | conns | server | req/s | spread | MB/s | p99 ms | server CPU s/GiB | "
+              "softirq s/GiB | wrk s/GiB | all s/GiB | "
               "req/s vs best nginx | MB/s vs best nginx | CPU/GiB vs nginx sendfile | "
-              "like for like: MB/s, CPU |")
-        print("| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |")
+              "all/GiB vs nginx sendfile | like for like: MB/s, CPU, all |")
+        print("| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: "
+              "| ---: | ---: | --- |")
         nginxes = [s for s in ("nginx-sendfile", "nginx-nosendfile") if s in servers]
         for size in args.sizes.split(","):
             for conns in (int(c) for c in args.connections.split(",")):
                 runs = {s: results[(size, conns, s)] for s in servers}
-                med = {s: [statistics.median(r[i] for r in runs[s]) for i in range(4)]
+                med = {s: [statistics.median(r[i] for r in runs[s]) for i in range(7)]
                        for s in servers}
                 best = max((med[n][0] for n in nginxes), default=float("nan"))
                 best_bps = max((med[n][1] for n in nginxes), default=float("nan"))
-                ref_cpu = med["nginx-sendfile"][3] if "nginx-sendfile" in med else float("nan")
+                ref = med.get("nginx-sendfile", [float("nan")] * 7)
                 for s in servers:
-                    rps, bps, p99, cpu = med[s]
+                    rps, bps, p99, cpu, irq, client, whole = med[s]
                     # spread: (max - min) / median of MB/s over the runs: the noise visible
                     bs = [r[1] for r in runs[s]]
                     spread = (max(bs) - min(bs)) / bps if bps else float("nan")
                     like = ""
                     if s in LIKE and LIKE[s] in med:
                         peer = med[LIKE[s]]
-                        like = f"{bps / peer[1]:.2f}x, {cpu / peer[3]:.2f}x vs {LIKE[s]}"
+                        like = (f"{bps / peer[1]:.2f}x, {cpu / peer[3]:.2f}x, {whole / peer[6]:.2f}x "
+                                f"vs {LIKE[s]}")
                     print(f"| {size} | {conns} | {s} | {rps:.0f} | {spread:.0%} | "
-                          f"{bps / 1e6:.1f} | {p99:.2f} | {cpu:.3f} | {rps / best:.2f} | "
-                          f"{bps / best_bps:.2f} | {cpu / ref_cpu:.2f} | {like} |")
+                          f"{bps / 1e6:.1f} | {p99:.2f} | {cpu:.3f} | {irq:.3f} | {client:.3f} | "
+                          f"{whole:.3f} | {rps / best:.2f} | {bps / best_bps:.2f} | "
+                          f"{cpu / ref[3]:.2f} | {whole / ref[6]:.2f} | {like} |")
     finally:
         for p in procs.values():
             p.send_signal(signal.SIGTERM)

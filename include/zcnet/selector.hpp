@@ -67,9 +67,10 @@ class Selector {
   Choice choose_file_to_socket(std::optional<std::uint64_t> size, bool peer_local,
                                bool nonblocking) const;
   // The next strategy after `failed` for this pair (read-write ends every chain); nullopt if
-  // `failed` was already the last.
-  std::optional<StrategyKind> fallback(StrategyKind failed, const Source& src,
-                                       const Sink& dst) const;
+  // `failed` was already the last. A strategy that failed for want of a pool buffer (`error`
+  // ENOBUFS) goes to one that needs none instead: sendfile, else splice, for a file to a socket.
+  std::optional<StrategyKind> fallback(StrategyKind failed, const Source& src, const Sink& dst,
+                                       int error = 0) const;
 
   const Capabilities& caps() const noexcept { return *caps_; }
   const Profile& profile() const noexcept { return profile_; }

@@ -145,6 +145,8 @@ Outcome ReadWriteStrategy::step(std::uint64_t budget) {
       }
       auto acquired = pool_->acquire(chunk_);
       if (!acquired) {
+        // Before the first byte, a transfer may move to a strategy that needs no buffer.
+        out.handled = progress_.consumed > 0 || out.bytes > 0;
         out.error = std::move(acquired).error();
         return out;
       }

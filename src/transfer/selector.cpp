@@ -6,6 +6,7 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 
+#include <cerrno>
 #include <cstring>
 
 namespace zcnet {
@@ -127,7 +128,19 @@ std::string Choice::describe() const {
 }
 
 std::optional<StrategyKind> Selector::fallback(StrategyKind failed, const Source& src,
-                                               const Sink& dst) const {
+                                               const Sink& dst, int error) const {
+  const bool needs_pool_buffer =
+      failed == StrategyKind::ReadWrite || failed == StrategyKind::MsgZerocopy ||
+      failed == StrategyKind::UringSend || failed == StrategyKind::UringSendZc;
+  if (error == ENOBUFS && needs_pool_buffer) {
+    // Every pool buffer is in use (many transfers at once): the chain below would only find the
+    // pool empty again, so move to a strategy that copies nothing through user space.
+    if (kind_of(src) != EndpointKind::File || kind_of(dst) != EndpointKind::Socket)
+      return std::nullopt;
+    if (caps_->allows(StrategyKind::Sendfile)) return StrategyKind::Sendfile;
+    if (caps_->allows(StrategyKind::Splice)) return StrategyKind::Splice;
+    return std::nullopt;
+  }
   switch (failed) {
     case StrategyKind::ReadWrite:
     case StrategyKind::Tee:  // no other strategy feeds a mirror: failing is the honest answer

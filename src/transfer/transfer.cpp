@@ -103,7 +103,10 @@ Outcome Transfer::State::send_header() {
 // Moves to the next strategy in the selector's chain; false when none is left or not allowed.
 bool Transfer::State::fall_back(const Error& why) {
   if (!opts.allow_fallback) return false;
-  auto next = engine->selector().fallback(choice.strategy, src, dst);
+  // The buffer-shortage route is taken once, from the first choice: a chain that comes back to a
+  // buffer strategy and finds the pool still empty ends there instead of going round.
+  const int error = stats.fallbacks == 0 ? why.code() : 0;
+  auto next = engine->selector().fallback(choice.strategy, src, dst, error);
   if (!next) return false;
   choice.fell_back_from = choice.strategy;
   choice.fallback_errno = why.code();

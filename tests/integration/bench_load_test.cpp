@@ -1,7 +1,8 @@
 // `zcnet load`, the load generator of `zcnet bench`: the protocol (8-byte little-endian length,
 // then exactly that many bytes back) counted exactly against a server written here from the
 // specification, an early close reported as an error without a hang, non-loopback peers refused,
-// and a concurrency the open-file limit cannot hold refused with a clear message.
+// and a concurrency the open-file limit cannot hold refused with a clear message. And
+// `zcnet load-server`, the bench's server on its own: byte-exact answers, a clean stop on SIGTERM.
 #include <gtest/gtest.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -9,6 +10,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <csignal>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <thread>
@@ -169,6 +171,74 @@ TEST(LoadCommand, ServerClosesMidResponse_ReportsErrorAndExitsNonZeroWithoutHang
   auto j = nlohmann::json::parse(out);
   EXPECT_EQ(j["errors"], 1);
   EXPECT_EQ(j["transfers"], 0);
+}
+
+TEST(LoadCommand, SmallReadSize_StillCountsExactly_ZeroRefused) {
+  constexpr std::uint64_t kSize = 100'007;
+  ProtocolServer server(2);
+  auto c = spawn({cli(), "load", "--connect", "127.0.0.1:" + std::to_string(server.port()),
+                  "--connections", "2", "--size", std::to_string(kSize), "--requests", "10",
+                  "--read-size", "777", "--json"});
+  const std::string out = read_all(c.out.get());
+  const std::string err = read_all(c.err.get());
+  ASSERT_EQ(test::wait_exit(c.pid), 0) << err;
+  server.join();
+  auto j = nlohmann::json::parse(out);
+  EXPECT_EQ(j["bytes"], 10 * kSize);
+  EXPECT_EQ(server.bytes_sent(), 10 * kSize);
+
+  auto z = spawn({cli(), "load", "--connect", "127.0.0.1:9", "--size", "4K", "--requests", "1",
+                  "--read-size", "0"});
+  const std::string zerr = read_all(z.err.get());
+  read_all(z.out.get());
+  EXPECT_EQ(test::wait_exit(z.pid), 1);
+  EXPECT_NE(zerr.find("--read-size must be"), std::string::npos) << zerr;
+}
+
+// Reads the port `zcnet load-server` prints as its first stdout line.
+int read_stdout_port(int fd) {
+  std::string line;
+  char ch;
+  while (::read(fd, &ch, 1) == 1 && ch != '\n') line += ch;
+  return line.empty() ? -1 : std::atoi(line.c_str());
+}
+
+TEST(LoadServerCommand, AnswersByteExact_StopsCleanlyOnSigterm) {
+  const auto file = test::TempFile::with_pattern(300'001, 7);
+  for (const char* strategy : {"read-write", "auto"}) {
+    auto c = spawn({cli(), "load-server", "--file", file.path(), "--strategy", strategy});
+    const int port = read_stdout_port(c.out.get());
+    ASSERT_GT(port, 0) << strategy;
+    UniqueFd fd = test::connect_loopback(static_cast<std::uint16_t>(port));
+    for (std::uint64_t n : {std::uint64_t{300'001}, std::uint64_t{1}, std::uint64_t{4096}}) {
+      std::byte req[8];
+      for (int i = 0; i < 8; ++i) req[i] = std::byte((n >> (8 * i)) & 0xff);
+      ASSERT_TRUE(write_all(fd.get(), req, sizeof req));
+      std::vector<std::byte> got(n);
+      ASSERT_TRUE(read_exact(fd.get(), got.data(), got.size())) << strategy << " " << n;
+      EXPECT_EQ(test::hash_bytes(got.data(), got.size()), file.hash(0, n)) << strategy << " " << n;
+    }
+    fd.reset();
+    ::kill(c.pid, SIGTERM);
+    auto code = test::wait_exit_within(c.pid, 10s);
+    ASSERT_TRUE(code.has_value()) << "load-server did not stop";
+    EXPECT_EQ(*code, 0) << read_all(c.err.get());
+  }
+}
+
+TEST(LoadServerCommand, UnknownStrategyOrMissingFile_ClearError) {
+  for (auto [args, why] :
+       {std::pair{std::vector<std::string>{"--file", "/nonexistent/zcnet-payload"}, "ENOENT"},
+        std::pair{std::vector<std::string>{"--file", "/dev/null", "--strategy", "warp"},
+                  "unknown strategy 'warp'"}}) {
+    std::vector<std::string> argv{cli(), "load-server"};
+    argv.insert(argv.end(), args.begin(), args.end());
+    auto c = spawn(argv);
+    const std::string err = read_all(c.err.get());
+    read_all(c.out.get());
+    EXPECT_EQ(test::wait_exit(c.pid), 1);
+    EXPECT_NE(err.find(why), std::string::npos) << err;
+  }
 }
 
 TEST(LoadCommand, NonLoopbackAddress_Refused) {

@@ -137,5 +137,29 @@ TEST_P(HttpMetrics, DefaultChoice_SendfileUpToTwoMebibytesThenReadWrite) {
       << text;
 }
 
+// --local-sendfile-max moves that line: at 8M the 5 MiB body goes by sendfile too, at 0 the
+// Profile decides every size (the 1 MiB body, above its sendfile window, by read-write).
+TEST_P(HttpMetrics, LocalSendfileMaxFlag_MovesTheChoice) {
+  if (!Capabilities::probe().sendfile) GTEST_SKIP() << "no sendfile in this build";
+  write_file(root_ + "/f1048576.bin", pattern(1 << 20, 9));
+  auto get = [](const std::string& target) {
+    return "GET " + target + " HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n";
+  };
+  for (auto [flag, strategy] : {std::pair{"8M", "sendfile"}, std::pair{"0", "read-write"}}) {
+    start({"--metrics", "127.0.0.1:0", "--local-sendfile-max", flag});
+    ASSERT_NE(metrics_port(), 0) << server_->log();
+    const std::string target = std::string(flag) == "0" ? "/f1048576.bin" : "/f5242880.bin";
+    const std::uint64_t sent = bytes_of(get(target));
+    ASSERT_GT(sent, std::string(flag) == "0" ? (1u << 20) : kBig);
+    std::string text;
+    auto m = scrape(&text);
+    EXPECT_EQ(m["zcnet_http_response_bytes_total{strategy=\"" + std::string(strategy) + "\"}"],
+              static_cast<double>(sent))
+        << flag << "\n"
+        << text;
+    server_.reset();
+  }
+}
+
 }  // namespace
 }  // namespace zcnet::test

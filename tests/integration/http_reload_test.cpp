@@ -7,8 +7,10 @@
 #include <filesystem>
 #include <fstream>
 #include <thread>
+#include <tuple>
 
 #include "http_fixture.hpp"
+#include "zcnet/capabilities.hpp"
 
 namespace zcnet::test {
 namespace {
@@ -114,6 +116,10 @@ TEST_P(HttpReload, BadConfigOnReload_LoggedAndOldConfigKept) {
       {"{\"root\": \"" + root2_ + "\", \"no-such-option\": 1}", "unknown key"},
       {"{\"root\": \"" + root2_ + "\", \"max-connections\": -5}", "max-connections"},
       {"{\"root\": \"" + root2_ + "\", \"send-timeout\": 0}", "send-timeout"},
+      {"{\"root\": \"" + root2_ + "\", \"sendfile-max-chunk\": \"3X\"}", "unknown size unit"},
+      {"{\"root\": \"" + root2_ + "\", \"output-buffer\": 65536}", "\"output-buffer\" must be"},
+      {"{\"root\": \"" + root2_ + "\", \"output-buffer\": \"0\"}", "output-buffer must be"},
+      {"{\"root\": \"" + root2_ + "\", \"open-file-cache-valid\": -1}", "open-file-cache-valid"},
       {"[1, 2]", "JSON object"},
   };
   int failures = 0;
@@ -153,6 +159,41 @@ TEST_P(HttpReload, CommandLineFlagsOverrideTheFile) {
   ASSERT_TRUE(server_->wait_for_log("reloaded (generation 1)")) << server_->log();
   EXPECT_EQ(client().request("/hello.txt")->body, "hello, world\n");
   EXPECT_EQ(client().request("/empty-dir/")->status, 200);
+}
+
+// The nginx-style tuning options reach the engine: odd chunk and budget sizes, no open-file cache,
+// each body strategy forced in turn, and every download still arrives byte-exact.
+TEST_P(HttpReload, TuningOptions_OddSizesStillByteExact) {
+  for (const char* strategy : {"read-write", "sendfile", "auto"}) {
+    if (std::string_view(strategy) == "sendfile" && !Capabilities::probe().sendfile) continue;
+    write_config(root_, ", \"output-buffer\": \"3000\", \"open-file-cache\": 0");
+    start_with_config({"--strategy", strategy, "--sendfile-max-chunk", "10000",
+                       "--local-sendfile-max", "100K", "--open-file-cache-valid", "0"});
+    auto c = client();
+    for (std::size_t n : {std::size_t{4096}, std::size_t{65537}, kBig}) {
+      auto r = c.request("/f" + std::to_string(n) + ".bin");
+      ASSERT_TRUE(r) << strategy << " " << n;
+      EXPECT_EQ(r->status, 200);
+      EXPECT_EQ(r->body.size(), n) << strategy;
+      EXPECT_EQ(hash_of(r->body), file_hash(n)) << strategy << " " << n;
+    }
+    EXPECT_EQ(server_->terminate(), 0) << server_->log();
+  }
+}
+
+TEST_P(HttpReload, BadTuningFlagAtStart_ExitsWithTheReason) {
+  write_config(root_, "");
+  for (auto [flag, value, why] :
+       {std::tuple{"--sendfile-max-chunk", "0", "sendfile-max-chunk must be at least 1 byte"},
+        std::tuple{"--output-buffer", "2G", "output-buffer must be at most 1G"},
+        std::tuple{"--local-sendfile-max", "ten", "is not a size"}}) {
+    try {
+      start_with_config({flag, value});
+      ADD_FAILURE() << "started with " << flag << " " << value;
+    } catch (const std::runtime_error& e) {
+      EXPECT_NE(std::string(e.what()).find(why), std::string::npos) << e.what();
+    }
+  }
 }
 
 TEST_P(HttpReload, BadConfigAtStart_ExitsWithTheReason) {

@@ -86,6 +86,61 @@ TEST(Transfer, ForcedWithoutFallback_CapabilityOff_IsTypedError) {
   EXPECT_EQ(r.error().code(), EOPNOTSUPP) << r.error().message();
 }
 
+// Many transfers at once can empty the buffer pool: an auto transfer whose read-write finds no
+// buffer (ENOBUFS) moves to sendfile, which needs none, and loses no byte; with fallback
+// forbidden it stays a typed ENOBUFS error.
+TEST(Transfer, PoolExhausted_ReadWriteFallsBackToSendfile_ByteExact) {
+  if (!Capabilities::probe().sendfile) GTEST_SKIP() << "no sendfile in this build";
+  for (bool allow : {true, false}) {
+    EngineOptions eo = with_caps(Capabilities::probe());
+    eo.pool.buffers_per_class = 1;
+    eo.pool.max_buffers_per_class = 1;
+    Engine engine(std::move(eo));
+    TransferOptions o;
+    o.strategy = StrategyKind::ReadWrite;
+    o.allow_fallback = allow;
+    auto held = engine.buffers().acquire(o.chunk_bytes);  // the only buffer of that class
+    ASSERT_TRUE(held) << held.error().message();
+    TempFile f = TempFile::with_pattern(1 << 20, 3);
+    auto [c, s] = test::tcp_pair();
+    Receiver rx(std::move(s));
+    Transfer t(engine, FileRange{f.fd()}, Socket{c.get()}, o);
+    auto stats = run_blocking(t);
+    c.reset();
+    auto got = rx.wait();
+    if (!allow) {
+      ASSERT_FALSE(stats);
+      EXPECT_EQ(stats.error().code(), ENOBUFS) << stats.error().message();
+      EXPECT_EQ(got.bytes, 0u);
+      continue;
+    }
+    ASSERT_TRUE(stats) << stats.error().message();
+    EXPECT_EQ(got.bytes, f.size());
+    EXPECT_EQ(got.hash, f.hash());
+    EXPECT_EQ(t.choice().strategy, StrategyKind::Sendfile) << t.choice().describe();
+    EXPECT_EQ(t.choice().fell_back_from, StrategyKind::ReadWrite);
+    EXPECT_EQ(t.choice().fallback_errno, ENOBUFS);
+    EXPECT_EQ(stats->bytes_copied_user, 0u);
+  }
+}
+
+TEST(Selector, BufferShortage_OnlyFileToSocketMovesToABufferlessStrategy) {
+  Engine engine(with_caps(Capabilities::probe()));
+  const Selector& sel = engine.selector();
+  TempFile f = TempFile::with_pattern(10);
+  auto [c, s] = test::tcp_pair();
+  const FileRange file{f.fd()};
+  if (Capabilities::probe().sendfile) {
+    EXPECT_EQ(sel.fallback(StrategyKind::ReadWrite, file, Socket{c.get()}, ENOBUFS),
+              StrategyKind::Sendfile);
+  }
+  // Any other failure of read-write still ends the chain, and socket -> socket has no
+  // bufferless route here.
+  EXPECT_EQ(sel.fallback(StrategyKind::ReadWrite, file, Socket{c.get()}, EIO), std::nullopt);
+  EXPECT_EQ(sel.fallback(StrategyKind::ReadWrite, Socket{s.get()}, Socket{c.get()}, ENOBUFS),
+            std::nullopt);
+}
+
 TEST(Transfer, Header_IsCorkedWithBody_AndArrivesFirst) {
   Engine engine;
   TempFile f = TempFile::with_pattern(100000);
