@@ -43,7 +43,7 @@ struct ServerOptions {
   // (docs/performance.md, section 5). 0 leaves every choice to the Profile.
   std::uint64_t server_sendfile_max_bytes = 2 * 1024 * 1024;
   // Buffer-based strategies' chunk (one buffer per response in flight), like nginx's
-  // output_buffers: 16 MiB bodies by read-write to 100-1000 loopback clients moved 1.2-1.7x the
+  // output_buffers: 16 MiB bodies by read-write to 100-1000 loopback clients moved 1.25-1.56x the
   // bytes with 256 KiB chunks as with 64 KiB (docs/performance.md section 5), for 256 MiB of
   // buffers per 1000 responses in flight.
   std::size_t chunk_bytes = 256 * 1024;
