@@ -46,6 +46,7 @@ void run_doctor(bool json) {
                    {"profile",
                     {{"local_sendfile_min_bytes", profile.local_sendfile_min_bytes},
                      {"local_sendfile_max_bytes", profile.local_sendfile_max_bytes},
+                     {"local_mapped_max_bytes", profile.local_mapped_max_bytes},
                      {"local_mmap_min_bytes", profile.local_mmap_min_bytes},
                      {"remote_sendfile_min_bytes", profile.remote_sendfile_min_bytes},
                      {"zerocopy_min_bytes", profile.zerocopy_min_bytes}}}};

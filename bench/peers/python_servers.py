@@ -10,7 +10,9 @@
     thread) with read-write and with sendfile.
     Server CPU s/GiB and context switches/GiB come from /proc/PID/stat and /proc/PID/task/*/status
     of the server process, sampled around each load run; the client's CPU from its own report, and
-    the machine's softirq+irq time (charged to no process: /proc/stat) per GiB beside them.
+    the machine's softirq+irq time (/proc/stat) per GiB beside them. That column overlaps the
+    others: a tick spent in softirq is counted there and also charged to the process it
+    interrupted (tick accounting, no CONFIG_IRQ_TIME_ACCOUNTING), so it is not added to them.
 (b) A 1 GiB file over loopback into `zcnet recv` (C++, discards): zcnet.sendfile vs
     socket.sendfile vs readinto+sendall loops (64 KiB, 1 MiB), 5 runs each, mean and stddev.
 
@@ -38,7 +40,7 @@ GiB = 1 << 30
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 STRATEGY = "auto"  # zcnet.aio.sendfile's strategy= in the servers (--zcnet-strategy)
 ZCNET_CLI = "build/release/zcnet"  # --zcnet: the load client, `recv` and the native servers
-NATIVE = {"engine-read-write": "read-write", "engine-sendfile": "sendfile"}  # loop "C++"
+NATIVE = {"engine-read-write": "read-write", "engine-sendfile": "sendfile", "engine-mmap": "mmap"}  # "C++"
 
 # ---------------------------------------------------------------- servers (run in a child)
 
@@ -151,7 +153,7 @@ def proc_ctx(pid: int) -> int:
 
 
 def softirq_s() -> float:
-    """irq + softirq seconds of every CPU so far (time charged to no process)."""
+    """irq + softirq seconds of every CPU so far (also in the stime of whoever was interrupted)."""
     with open("/proc/stat") as f:
         fields = f.readline().split()
     return (int(fields[6]) + int(fields[7])) / CLK_TCK

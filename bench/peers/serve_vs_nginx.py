@@ -2,10 +2,12 @@
 """zcnet serve against nginx (sendfile on + tcp_nopush on, and sendfile off) on the same files,
 same worker count, access logs off, loaded in turn by wrk (A B C A B C ...). Prints medians of
 requests/s, MB/s, p99 latency and server CPU seconds per GiB, with ratios to nginx's faster mode.
-Beside the server's own CPU (utime + stime of its processes) it reports, per GiB, the machine's
-irq + softirq time (/proc/stat: on loopback much of TCP's work for both ends runs there and is
-charged to no process) and wrk's CPU, and their sum with the server's: what the whole machine
-spent per GiB served.
+Beside the server's own CPU (utime + stime of its processes) it reports, per GiB, wrk's CPU, the
+machine's irq + softirq time and the machine's busy time (/proc/stat: every CPU's time not idle):
+what the whole machine spent per GiB served. With tick accounting a softirq tick is counted in
+/proc/stat's softirq column and also charged to the process it interrupted (or to the idle task),
+so softirq overlaps the server and wrk columns and is not added to them: the busy time is the sum
+that counts each tick once.
 --servers adds zcnet forced to sendfile or read-write, each compared like for like with the nginx
 mode that moves bodies the same way. Loopback only; every wrk run is bounded by --duration (per
 size if asked: 16 MiB x 1000 connections needs longer runs for responses to complete).
@@ -39,10 +41,12 @@ def cpu_seconds(pids):
     return total / TICK
 
 
-def softirq_seconds():
+def machine_seconds():
+    """(irq + softirq, busy) seconds of every CPU so far; busy = all but idle, iowait, steal."""
     with open("/proc/stat") as f:
-        fields = f.readline().split()  # cpu user nice system idle iowait irq softirq ...
-    return (int(fields[6]) + int(fields[7])) / TICK
+        fields = [int(x) for x in f.readline().split()[1:]]  # user nice system idle iowait irq
+    busy = sum(fields[0:3]) + fields[5] + fields[6]              # softirq steal guest ...
+    return (fields[5] + fields[6]) / TICK, busy / TICK
 
 
 def waited_children_cpu():
@@ -100,9 +104,9 @@ def parse_wrk(text):
 
 # Each server and its port; the zcnet-* variants force a strategy (like for like with nginx).
 SERVERS = {"zcnet": 18080, "nginx-sendfile": 18081, "nginx-nosendfile": 18082,
-           "zcnet-sendfile": 18083, "zcnet-readwrite": 18084}
+           "zcnet-sendfile": 18083, "zcnet-readwrite": 18084, "zcnet-mmap": 18085}
 ZCNET_FORCED = {"zcnet": [], "zcnet-sendfile": ["--strategy", "sendfile"],
-                "zcnet-readwrite": ["--strategy", "read-write"]}
+                "zcnet-readwrite": ["--strategy", "read-write"], "zcnet-mmap": ["--strategy", "mmap"]}
 # The peer each server is compared with like for like (same way of moving the body).
 LIKE = {"zcnet-sendfile": "nginx-sendfile", "zcnet-readwrite": "nginx-nosendfile"}
 
@@ -178,30 +182,33 @@ def main():
                 for run in range(args.runs):
                     for s in servers:  # alternating: A B C A B C ...
                         pids = [procs[s].pid] + children(procs[s].pid)
-                        c0, irq0, w0 = cpu_seconds(pids), softirq_seconds(), waited_children_cpu()
+                        c0, (irq0, busy0), w0 = cpu_seconds(pids), machine_seconds(), waited_children_cpu()
                         out = subprocess.run(
                             ["wrk", "-t2", f"-c{conns}", f"-d{duration}s", "--latency",
                              f"http://127.0.0.1:{ports[s]}/{size}"],
                             capture_output=True, text=True, timeout=duration + 60).stdout
                         cpu = cpu_seconds(pids) - c0
-                        irq, client = softirq_seconds() - irq0, waited_children_cpu() - w0
+                        irq1, busy1 = machine_seconds()
+                        irq, busy = irq1 - irq0, busy1 - busy0
+                        client = waited_children_cpu() - w0
                         rps, bps, p99, err = parse_wrk(out)
                         if "Non-2xx" in err:  # a server that answers errors is not measured
                             raise RuntimeError(f"{s} {size}: {err}")
                         gib = bps * duration / (1 << 30)
                         per = (lambda x: x / gib) if gib else (lambda x: float("nan"))
                         results.setdefault((size, conns, s), []).append(
-                            (rps, bps, p99, per(cpu), per(irq), per(client), per(cpu + irq + client)))
+                            (rps, bps, p99, per(cpu), per(irq), per(client), per(busy)))
                         print(f"{size:>4} c={conns:<5} run {run + 1} {s:<17} {rps:10.0f} req/s "
                               f"{bps / 1e6:9.1f} MB/s p99 {p99:8.2f} ms cpu/GiB {per(cpu):6.3f} "
-                              f"softirq/GiB {per(irq):6.3f} wrk/GiB {per(client):6.3f} {err}",
+                              f"softirq/GiB {per(irq):6.3f} wrk/GiB {per(client):6.3f} "
+                              f"machine/GiB {per(busy):6.3f} {err}",
                               file=sys.stderr)
         # Large files complete few responses per run (a fair server finishes them together), so
         # bytes per second is the throughput there; req/s is shown next to it for every size.
         print("\n| file | conns | server | req/s | spread | MB/s | p99 ms | server CPU s/GiB | "
-              "softirq s/GiB | wrk s/GiB | all s/GiB | "
+              "softirq s/GiB | wrk s/GiB | machine s/GiB | "
               "req/s vs best nginx | MB/s vs best nginx | CPU/GiB vs nginx sendfile | "
-              "all/GiB vs nginx sendfile | like for like: MB/s, CPU, all |")
+              "machine/GiB vs nginx sendfile | like for like: MB/s, CPU, machine |")
         print("| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: "
               "| ---: | ---: | --- |")
         nginxes = [s for s in ("nginx-sendfile", "nginx-nosendfile") if s in servers]

@@ -19,11 +19,15 @@ struct Profile {
   // File -> socket whose peer is on this machine (loopback, Unix). The receiver's copy bounds
   // throughput, so the question is which sender path keeps it fed; measured here
   // (docs/performance.md): read-write below the sendfile window, sendfile inside it (a file that
-  // fits in one GSO segment leaves with no copy at all), read-write again above it, and for files
-  // too large for the CPU caches mmap+write (one copy fewer than pread+write) on a blocking
-  // socket, sendfile on a nonblocking one that a loop steps (it measured faster there).
+  // fits in one GSO segment leaves with no copy at all), then mmap from the engine's cached
+  // whole-file mapping up to local_mapped_max_bytes (one copy, page cache -> socket, and no
+  // mmap/munmap per transfer: 1.2-1.5x read-write's bytes at 0.7-0.8x its CPU, section 8).
+  // Above that, from local_mmap_min_bytes up, mmap+write on a blocking socket and sendfile on a
+  // nonblocking one that a loop steps (one 1 GiB stream: sendfile 6-9.5 GB/s, the mapping
+  // 4.4-5.0), read-write below it. local_mapped_max_bytes = 0 leaves the cached mapping out.
   std::uint64_t local_sendfile_min_bytes = 32 * 1024;
   std::uint64_t local_sendfile_max_bytes = 128 * 1024;
+  std::uint64_t local_mapped_max_bytes = 256ull << 20;
   std::uint64_t local_mmap_min_bytes = 32 * 1024 * 1024;
   // File -> socket whose peer is remote: sendfile from this size up, read-write below it (not
   // measurable on loopback; the default follows nginx's practice of sendfile for every size

@@ -63,6 +63,7 @@ class Strategy {
 
 class BufferPool;
 class PipePool;
+class MappingCache;
 struct Capabilities;
 
 // What a strategy may use besides its endpoints. All pointers outlive the strategy.
@@ -71,6 +72,8 @@ struct StrategyContext {
   BufferPool* buffers = nullptr;
   PipePool* pipes = nullptr;
   const Capabilities* caps = nullptr;
+  // mmap only: whole-file mappings kept across transfers (nullptr = map in windows per transfer).
+  MappingCache* mappings = nullptr;
   // Bytes to move; nullopt = until the source ends (EOF). For a FileRange source the Transfer fills
   // it from the range length or fstat, so a short source (truncated file) is detected as ENODATA.
   std::optional<std::uint64_t> limit;

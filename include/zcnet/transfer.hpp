@@ -7,6 +7,7 @@
 #include <span>
 
 #include "zcnet/endpoint.hpp"
+#include "zcnet/mapping_cache.hpp"
 #include "zcnet/pipe_pool.hpp"
 #include "zcnet/pool.hpp"
 #include "zcnet/selector.hpp"
@@ -17,13 +18,15 @@ namespace zcnet {
 
 struct EngineOptions {
   PoolOptions pool;
+  MappingCacheOptions mappings;  // whole-file mappings the mmap strategy reuses
   std::size_t pipe_bytes = 1024 * 1024;
   std::optional<Capabilities> caps;  // default: Capabilities::probe()
   std::optional<Profile> profile;    // default: Profile::default_path() if present, else defaults
 };
 
-// What transfers on one thread share: capabilities, the selector, the buffer and pipe pools.
-// Not thread-safe as a whole: one Engine per thread (the pools themselves are thread-safe).
+// What transfers on one thread share: capabilities, the selector, the buffer and pipe pools, the
+// mapping cache. Not thread-safe as a whole: one Engine per thread (the pools themselves are
+// thread-safe; the mapping cache is not).
 class Engine {
  public:
   explicit Engine(EngineOptions options = {});
@@ -31,12 +34,14 @@ class Engine {
   const Selector& selector() const noexcept { return selector_; }
   BufferPool& buffers() noexcept { return buffers_; }
   PipePool& pipes() noexcept { return pipes_; }
+  MappingCache& mappings() noexcept { return mappings_; }
 
  private:
   Capabilities caps_;
   Selector selector_;
   BufferPool buffers_;
   PipePool pipes_;
+  MappingCache mappings_;
 };
 
 struct TransferOptions {

@@ -75,13 +75,17 @@ Task<void> close_lingering(Loop& loop, UniqueFd fd, std::span<std::byte> scratch
 
 // The strategy for one body: the forced one, else the selector's file->socket policy (with the
 // peer's location asked once per connection), except that a local peer's body the Profile would
-// send with read-write goes by sendfile up to server_sendfile_max_bytes.
+// send with a copy (read-write, or mmap from the cached mapping) goes by sendfile up to
+// server_sendfile_max_bytes: under many connections that is what keeps the server's own CPU per
+// GiB at nginx's (docs/performance.md section 8; the mapping moves more bytes for the machine's
+// CPU but charges the server twice the CPU at 1 MiB x 500-1000).
 StrategyKind body_strategy(const Engine& engine, const ServerOptions& o, std::uint64_t length,
                            bool peer_local) {
   if (o.strategy != StrategyKind::Auto) return o.strategy;
   const Selector& sel = engine.selector();
   const StrategyKind chosen = sel.choose_file_to_socket(length, peer_local, true).strategy;
-  if (chosen == StrategyKind::ReadWrite && peer_local && sel.caps().sendfile &&
+  const bool copies = chosen == StrategyKind::ReadWrite || chosen == StrategyKind::Mmap;
+  if (copies && peer_local && sel.caps().sendfile &&
       length > sel.profile().local_sendfile_max_bytes && length <= o.server_sendfile_max_bytes)
     return StrategyKind::Sendfile;
   return chosen;

@@ -1,4 +1,5 @@
-// mmap: a file range is mapped (in windows) and written to the sink straight from the mapping.
+// mmap: a file range is written to the sink straight from a mapping: the whole file from the
+// engine's MappingCache when it takes the file (no mmap/munmap per transfer), else 8 MiB windows.
 //
 // Truncation safety. A mapped page past the file's end raises SIGBUS when *user space* touches it,
 // and another process may truncate the file at any moment. zcnet therefore never reads the mapped
@@ -19,6 +20,7 @@
 #include "sys/sigpipe_posix.hpp"
 #include "transfer/progress.hpp"
 #include "transfer/strategies.hpp"
+#include "zcnet/mapping_cache.hpp"
 
 namespace zcnet::detail {
 
@@ -31,8 +33,8 @@ constexpr std::uint64_t kWindowBytes = 8 * 1024 * 1024;
 class MmapStrategy final : public Strategy {
  public:
   MmapStrategy(const FileRange& src, const Sink& dst, const StrategyContext& ctx,
-               std::uint64_t limit)
-      : src_(src), dst_(dst), stats_(stats_or(ctx, own_stats_)) {
+               std::uint64_t limit, std::shared_ptr<const MappedFile> whole)
+      : src_(src), dst_(dst), stats_(stats_or(ctx, own_stats_)), whole_(std::move(whole)) {
     progress_.limit = limit;
   }
 
@@ -51,18 +53,29 @@ class MmapStrategy final : public Strategy {
   Stats own_stats_;
   Stats* stats_;
   Progress progress_;  // consumed == delivered: the kernel takes bytes straight from the mapping
+  // The whole file from the engine's MappingCache, held until the transfer ends; else windows.
+  std::shared_ptr<const MappedFile> whole_;
   sys::Mapping window_;
-  std::uint64_t window_begin_ = 0;  // file offsets [window_begin_, window_end_) are mapped
+  const std::byte* window_data_ = nullptr;  // file offset window_begin_, in whole_ or window_
+  std::uint64_t window_begin_ = 0;          // file offsets [window_begin_, window_end_) are mapped
   std::uint64_t window_end_ = 0;
 };
 
 std::optional<Error> MmapStrategy::map_window(std::uint64_t pos) {
   window_.reset();
+  window_data_ = nullptr;
+  if (whole_ && pos < whole_->size()) {
+    window_data_ = whole_->data();
+    window_begin_ = 0;
+    window_end_ = std::min(end(), whole_->size());
+    return std::nullopt;
+  }
   const std::uint64_t stop = std::min(end(), pos + kWindowBytes);
   auto mapped = sys::Mapping::map_read(src_.fd, pos, static_cast<std::size_t>(stop - pos));
   if (!mapped) return std::move(mapped).error();
   window_ = std::move(*mapped);
   window_.advise_sequential();
+  window_data_ = window_.data();
   window_begin_ = pos;
   window_end_ = stop;
   return std::nullopt;
@@ -100,11 +113,12 @@ Outcome MmapStrategy::step(std::uint64_t budget) {
     const std::uint64_t pos = src_.offset + progress_.delivered;
     if (pos >= end()) {
       window_.reset();
+      whole_.reset();
       out.done = true;
       return out;
     }
     if (out.bytes >= budget) return out;
-    if (!window_ || pos >= window_end_) {
+    if (!window_data_ || pos >= window_end_) {
       if (auto err = map_window(pos)) {
         // Nothing was sent yet: the file cannot be mapped (e.g. a /proc file), try another way.
         out.handled = progress_.delivered > 0;
@@ -112,8 +126,10 @@ Outcome MmapStrategy::step(std::uint64_t budget) {
         return out;
       }
     }
-    const std::uint64_t len = std::min(window_end_ - pos, budget - out.bytes);
-    sys::IoResult w = write_sink(dst_, progress_.delivered, window_.data() + (pos - window_begin_),
+    // At most a window per call even from the whole-file mapping: a blocking send of 64 MiB in
+    // one call measured 14% slower than 8 MiB calls (1 GiB to a local peer, section 8).
+    const std::uint64_t len = std::min({window_end_ - pos, budget - out.bytes, kWindowBytes});
+    sys::IoResult w = write_sink(dst_, progress_.delivered, window_data_ + (pos - window_begin_),
                                  static_cast<std::size_t>(len), *stats_);
     if (w.would_block()) {
       out.wait = Wait{fd_of(dst_), Direction::Write};
@@ -150,7 +166,13 @@ Result<StrategyPtr> make_mmap(const Source& src, const Sink& dst, const Strategy
   if (!file) return unsupported_pair(StrategyKind::Mmap, src, dst);
   auto limit = resolve_limit(src, ctx);
   if (!limit) return std::move(limit).error();
-  return StrategyPtr(std::make_unique<MmapStrategy>(*file, dst, ctx, limit->value_or(0)));
+  // A failed lookup (EBADF, a file mmap refuses) is left to the first step, which reports it
+  // with the windowed path's handled/fallback semantics.
+  std::shared_ptr<const MappedFile> whole;
+  if (ctx.mappings && limit->value_or(0) > 0)
+    if (auto m = ctx.mappings->acquire(file->fd, file->offset + **limit)) whole = std::move(*m);
+  return StrategyPtr(
+      std::make_unique<MmapStrategy>(*file, dst, ctx, limit->value_or(0), std::move(whole)));
 }
 
 }  // namespace zcnet::detail

@@ -30,6 +30,7 @@ Result<Profile> Profile::load(const std::string& path) {
   };
   read("local_sendfile_min_bytes", p.local_sendfile_min_bytes);
   read("local_sendfile_max_bytes", p.local_sendfile_max_bytes);
+  read("local_mapped_max_bytes", p.local_mapped_max_bytes);
   read("local_mmap_min_bytes", p.local_mmap_min_bytes);
   read("remote_sendfile_min_bytes", p.remote_sendfile_min_bytes);
   read("zerocopy_min_bytes", p.zerocopy_min_bytes);
@@ -43,6 +44,7 @@ Result<void> Profile::save(const std::string& path) const {
   if (!out) return Error(errno ? errno : EACCES, "save profile", path);
   nlohmann::json j{{"local_sendfile_min_bytes", local_sendfile_min_bytes},
                    {"local_sendfile_max_bytes", local_sendfile_max_bytes},
+                   {"local_mapped_max_bytes", local_mapped_max_bytes},
                    {"local_mmap_min_bytes", local_mmap_min_bytes},
                    {"remote_sendfile_min_bytes", remote_sendfile_min_bytes},
                    {"zerocopy_min_bytes", zerocopy_min_bytes}};

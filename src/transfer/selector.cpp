@@ -44,6 +44,9 @@ Choice file_to_socket_policy(const Capabilities& caps, const Profile& prof, bool
   // The peer's location decides: a local receiver pays its copy either way, so what matters is
   // which sender path keeps it fed; a remote one gains from pages sent straight from the cache.
   if (peer_local) {
+    if (n > prof.local_sendfile_max_bytes && n <= prof.local_mapped_max_bytes)
+      return {StrategyKind::Mmap, "file->local socket: one copy from the cached whole-file mapping",
+              size};
     if (n >= prof.local_mmap_min_bytes) {
       // Measured (docs/performance.md, section 1): on a nonblocking socket stepped by a loop,
       // sendfile's median beat mmap's for large files (1.28x over 6 alternating runs) at less
@@ -97,7 +100,8 @@ Choice Selector::choose(const Source& src, const Sink& dst, std::optional<std::u
       const int sock = fd_of(dst);
       const bool local = peer_is_local(sock);
       bool nonblocking = false;
-      if (local && size.value_or(0) >= profile_.local_mmap_min_bytes) {
+      if (local && size.value_or(0) >= profile_.local_mmap_min_bytes &&
+          size.value_or(0) > profile_.local_mapped_max_bytes) {
         const int flags = ::fcntl(sock, F_GETFL);
         nonblocking = flags >= 0 && (flags & O_NONBLOCK);
       }

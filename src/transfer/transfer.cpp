@@ -41,7 +41,8 @@ Engine::Engine(EngineOptions options)
     : caps_(options.caps ? *options.caps : Capabilities::probe()),
       selector_(caps_, options.profile ? *options.profile : profile_from_disk()),
       buffers_(std::move(options.pool)),
-      pipes_(std::min(options.pipe_bytes, caps_.pipe_max_bytes)) {}
+      pipes_(std::min(options.pipe_bytes, caps_.pipe_max_bytes)),
+      mappings_(options.mappings) {}
 
 struct Transfer::State {
   Engine* engine = nullptr;
@@ -147,6 +148,7 @@ Transfer::Transfer(Engine& engine, Source src, Sink dst, TransferOptions options
   s.ctx.buffers = &engine.buffers();
   s.ctx.pipes = &engine.pipes();
   s.ctx.caps = &engine.caps();
+  s.ctx.mappings = &engine.mappings();
   s.ctx.chunk_bytes = s.opts.chunk_bytes;
   s.ctx.mirror = s.opts.mirror;
   s.ctx.limit = s.opts.limit;

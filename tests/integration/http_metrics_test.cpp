@@ -114,8 +114,8 @@ namespace {
 
 // The default choice per body, seen through the metrics: 64 KiB + 1 is inside the engine's
 // sendfile window, 1 MiB is above it but within server_sendfile_max_bytes (2 MiB), so sendfile;
-// 5 MiB goes by the engine's Profile (read-write to a local peer).
-TEST_P(HttpMetrics, DefaultChoice_SendfileUpToTwoMebibytesThenReadWrite) {
+// 5 MiB goes by the engine's Profile (mmap from the cached mapping to a local peer).
+TEST_P(HttpMetrics, DefaultChoice_SendfileUpToTwoMebibytesThenTheCachedMapping) {
   if (!Capabilities::probe().sendfile) GTEST_SKIP() << "no sendfile in this build";
   write_file(root_ + "/f1048576.bin", pattern(1 << 20, 9));
   start({"--metrics", "127.0.0.1:0"});
@@ -124,28 +124,27 @@ TEST_P(HttpMetrics, DefaultChoice_SendfileUpToTwoMebibytesThenReadWrite) {
     return "GET " + target + " HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n";
   };
   const std::uint64_t by_sendfile = bytes_of(get("/f65537.bin")) + bytes_of(get("/f1048576.bin"));
-  const std::uint64_t by_read_write = bytes_of(get("/f5242880.bin"));
+  const std::uint64_t by_mmap = bytes_of(get("/f5242880.bin"));
   ASSERT_GT(by_sendfile, 65537u + (1u << 20));
-  ASSERT_GT(by_read_write, kBig);
+  ASSERT_GT(by_mmap, kBig);
   std::string text;
   auto m = scrape(&text);
   EXPECT_EQ(m["zcnet_http_response_bytes_total{strategy=\"sendfile\"}"],
             static_cast<double>(by_sendfile))
       << text;
-  EXPECT_EQ(m["zcnet_http_response_bytes_total{strategy=\"read-write\"}"],
-            static_cast<double>(by_read_write))
+  EXPECT_EQ(m["zcnet_http_response_bytes_total{strategy=\"mmap\"}"], static_cast<double>(by_mmap))
       << text;
 }
 
 // --local-sendfile-max moves that line: at 8M the 5 MiB body goes by sendfile too, at 0 the
-// Profile decides every size (the 1 MiB body, above its sendfile window, by read-write).
+// Profile decides every size (the 1 MiB body, above its sendfile window, by the cached mapping).
 TEST_P(HttpMetrics, LocalSendfileMaxFlag_MovesTheChoice) {
   if (!Capabilities::probe().sendfile) GTEST_SKIP() << "no sendfile in this build";
   write_file(root_ + "/f1048576.bin", pattern(1 << 20, 9));
   auto get = [](const std::string& target) {
     return "GET " + target + " HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n";
   };
-  for (auto [flag, strategy] : {std::pair{"8M", "sendfile"}, std::pair{"0", "read-write"}}) {
+  for (auto [flag, strategy] : {std::pair{"8M", "sendfile"}, std::pair{"0", "mmap"}}) {
     start({"--metrics", "127.0.0.1:0", "--local-sendfile-max", flag});
     ASSERT_NE(metrics_port(), 0) << server_->log();
     const std::string target = std::string(flag) == "0" ? "/f1048576.bin" : "/f5242880.bin";

@@ -37,10 +37,11 @@ struct ServerOptions {
   // Bytes per connection per turn, like nginx's sendfile_max_chunk (2m): a 512 KiB budget cost
   // sendfile twice the CPU per GiB on loopback (docs/performance.md section 5).
   std::uint64_t step_budget = 2 * 1024 * 1024;
-  // Bodies for a local peer that the engine's Profile would send with read-write (above its
-  // sendfile window) go by sendfile up to this size: with many connections sendfile moved as many
-  // bytes at 1 MiB at half the CPU per GiB; at 16 MiB read-write still moved more
-  // (docs/performance.md, section 5). 0 leaves every choice to the Profile.
+  // Bodies for a local peer that the engine's Profile would send with a copy (read-write, or mmap
+  // from the worker's cached mapping, above its sendfile window) go by sendfile up to this size:
+  // with 500-1000 connections sendfile kept the server's CPU per GiB at nginx's at 1 MiB, where
+  // the mapping moved 1.3x the bytes for twice the server's CPU; at 16 MiB sendfile moved too few
+  // bytes (docs/performance.md, sections 5 and 8). 0 leaves every choice to the Profile.
   std::uint64_t server_sendfile_max_bytes = 2 * 1024 * 1024;
   // Buffer-based strategies' chunk (one buffer per response in flight), like nginx's
   // output_buffers: 16 MiB bodies by read-write to 100-1000 loopback clients moved 1.25-1.56x the

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include "support.hpp"
 
 namespace zcnet {
@@ -32,7 +34,8 @@ TEST(Selector, LargeFileToLocalNonblockingSocket_ChoosesSendfile) {
   Selector sel(caps, Profile::defaults());
   auto [c, s] = test::tcp_pair(/*nonblocking_client=*/true);
   TempFile f = TempFile::empty();
-  const auto t = Profile::defaults().local_mmap_min_bytes;
+  const Profile p = Profile::defaults();
+  const auto t = std::max(p.local_mmap_min_bytes, p.local_mapped_max_bytes + 1);
   Choice ch = sel.choose(FileRange{f.fd()}, Socket{c.get()}, t);
   EXPECT_EQ(ch.strategy, StrategyKind::Sendfile) << ch.reason;
   Capabilities no_sendfile = caps.without(StrategyKind::Sendfile);
@@ -40,9 +43,23 @@ TEST(Selector, LargeFileToLocalNonblockingSocket_ChoosesSendfile) {
             StrategyKind::Mmap);
 }
 
-TEST(Selector, FileToLocalSocket_OutsideSendfileWindowBelowMmap_ChoosesReadWrite) {
+TEST(Selector, FileToLocalSocket_AboveSendfileWindow_ChoosesTheCachedMapping) {
   Capabilities caps = all_on();
   const Profile p = Profile::defaults();
+  auto [c, s] = test::tcp_pair(/*nonblocking_client=*/true);
+  TempFile f = TempFile::empty();
+  for (std::uint64_t n : {p.local_sendfile_max_bytes + 1, std::uint64_t{1} << 20,
+                          std::uint64_t{16} << 20, p.local_mapped_max_bytes}) {
+    Choice ch = Selector(caps, p).choose(FileRange{f.fd()}, Socket{c.get()}, n);
+    EXPECT_EQ(ch.strategy, StrategyKind::Mmap) << n << ": " << ch.reason;
+    EXPECT_NE(ch.reason.find("cached"), std::string::npos) << ch.reason;
+  }
+}
+
+TEST(Selector, FileToLocalSocket_OutsideSendfileWindowBelowMmap_ChoosesReadWrite) {
+  Capabilities caps = all_on();
+  Profile p = Profile::defaults();
+  p.local_mapped_max_bytes = 0;  // the cached mapping left out: read-write fills the gap
   Selector sel(caps, p);
   auto [c, s] = test::tcp_pair();
   TempFile f = TempFile::empty();
