@@ -7,7 +7,7 @@
     1 MiB file: zcnet.aio.sendfile, asyncio streams (64 KiB read + write/drain), loop.sock_sendall
     of the whole payload, loop.sock_sendfile, each under the default loop and under uvloop; and,
     as the reference with no Python at all, `zcnet load-server` (the C++ engine on one epoll
-    thread) with read-write and with sendfile.
+    thread) with read-write, with sendfile and with mmap (its cached whole-file mapping).
     Server CPU s/GiB and context switches/GiB come from /proc/PID/stat and /proc/PID/task/*/status
     of the server process, sampled around each load run; the client's CPU from its own report, and
     the machine's softirq+irq time (/proc/stat) per GiB beside them. That column overlaps the
@@ -364,7 +364,7 @@ def main() -> None:
     p.add_argument("--big-strategies", type=lambda s: [x for x in s.split(",") if x], default=[],
                    help="(b) also zcnet.sendfile forced to these strategies (e.g. sendfile,read-write)")
     p.add_argument("--skip", choices=["a", "b"], help="leave out one part")
-    p.add_argument("--variants", type=lambda s: s.split(","), help="(a) only these LOOP/SERVER (streams always; C++/engine-read-write, C++/engine-sendfile)")
+    p.add_argument("--variants", type=lambda s: s.split(","), help="(a) only these LOOP/SERVER (streams always; C++/engine-read-write, C++/engine-sendfile, C++/engine-mmap)")
     p.add_argument("--zcnet-strategy", default="auto", help="strategy= for zcnet.aio.sendfile")
     p.add_argument("--read-size", default="256K", help="(a) bytes per read in the `zcnet load` client")
     args = p.parse_args()

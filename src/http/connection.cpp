@@ -7,6 +7,7 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -36,11 +37,14 @@ void describe_peer(int fd, char (&out)[64]) {
     ::inet_ntop(AF_INET6, &reinterpret_cast<sockaddr_in6&>(ss).sin6_addr, out, sizeof out);
 }
 
-// The single-write path serves the default strategy and forced read-write (it is read-write,
-// in one syscall); other forced strategies keep their own path.
-bool small_body_fits(const Plan& p, StrategyKind forced) {
-  return p.has_body() && p.length <= kSmallBodyMax &&
-         (forced == StrategyKind::Auto || forced == StrategyKind::ReadWrite);
+// The single-write path serves the default strategy up to kSmallBodyMax, and forced read-write
+// (it is read-write, in one syscall) up to one chunk, as nginx with sendfile off preads a body
+// into its output buffer and writevs it with the head; other forced strategies keep their path.
+bool small_body_fits(const Plan& p, StrategyKind forced, std::size_t chunk) {
+  if (!p.has_body()) return false;
+  if (forced == StrategyKind::Auto) return p.length <= kSmallBodyMax;
+  return forced == StrategyKind::ReadWrite &&
+         p.length <= std::max<std::uint64_t>(kSmallBodyMax, chunk);
 }
 
 bool quiet_error(int code) {
@@ -177,21 +181,21 @@ Task<void> serve_connection(Worker& w, UniqueFd fd) {
     // ---- a small body is read now and leaves with the head in one sendmsg ----
     SmallBody small;
     bool single_write = false;
-    if (small_body_fits(plan, o.strategy)) {
+    if (small_body_fits(plan, o.strategy, o.chunk_bytes)) {
       auto body = read_small_body(w.engine().buffers(), plan.body_fd(), plan.offset,
                                   static_cast<std::size_t>(plan.length));
       if (!body && body.error().code() == ENODATA && plan.cached) {
         // The file shrank inside the revalidation window: plan again from the file as it is.
         cache.drop(std::string_view(path));
         plan = plan_response(*site, cache, req, w.draining(), out, path);
-        if (small_body_fits(plan, o.strategy))
+        if (small_body_fits(plan, o.strategy, o.chunk_bytes))
           body = read_small_body(w.engine().buffers(), plan.body_fd(), plan.offset,
                                  static_cast<std::size_t>(plan.length));
       }
       if (body) {
         small = std::move(*body);
         single_write = true;
-      } else if (small_body_fits(plan, o.strategy)) {
+      } else if (small_body_fits(plan, o.strategy, o.chunk_bytes)) {
         fmt::print(stderr, "zcnet serve: {}: {}\n", req.target, body.error().message());
         plan = plan_error(500, false, req.method == Method::Head, out);
       }

@@ -119,8 +119,11 @@ TEST_P(HttpFileCache, ConcurrentWorkers_EveryConnectionSeesTheChange) {
   }
 }
 
-TEST_P(HttpFileCache, SmallBodies_AroundTheSingleWriteThreshold_ByteExact) {
-  const std::vector<std::size_t> sizes = {0, 1, 4095, 4096, 32 * 1024, 32 * 1024 + 1};
+// The single-write path: up to 32 KiB by default, up to one chunk (256 KiB) with read-write
+// forced; both sides of each threshold, with GET, HEAD, 304 and a range.
+TEST_P(HttpFileCache, SmallBodies_AroundTheSingleWriteThresholds_ByteExact) {
+  const std::vector<std::size_t> sizes = {
+      0, 1, 4095, 4096, 32 * 1024, 32 * 1024 + 1, 64 * 1024 + 1, 256 * 1024, 256 * 1024 + 1};
   for (std::size_t n : sizes) write_file(root_ + "/s" + std::to_string(n), pattern(n, n + 11));
   for (const char* strategy : {"auto", "read-write", "sendfile"}) {
     start({"--strategy", strategy});

@@ -58,8 +58,8 @@ HttpClient::HttpClient(std::uint16_t port, std::chrono::milliseconds timeout, in
   a.sin_family = AF_INET;
   a.sin_port = htons(port);
   a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (::connect(fd_.get(), reinterpret_cast<sockaddr*>(&a), sizeof a) != 0)
-    throw std::runtime_error(std::string("connect: ") + std::strerror(errno));
+  if (int err = connect_blocking(fd_.get(), a); err != 0)
+    throw std::runtime_error(std::string("connect: ") + std::strerror(err));
 }
 
 bool HttpClient::send(std::string_view raw) {

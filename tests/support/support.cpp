@@ -4,11 +4,13 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <xxhash.h>
 
+#include <cerrno>
 #include <cstdlib>
 #include <cstring>
 #include <stdexcept>
@@ -124,8 +126,25 @@ UniqueFd connect_loopback(std::uint16_t port) {
   a.sin_family = AF_INET;
   a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   a.sin_port = htons(port);
-  if (::connect(fd.get(), reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) fail("connect");
+  if (int err = connect_blocking(fd.get(), a); err != 0) {
+    errno = err;
+    fail("connect");
+  }
   return fd;
+}
+
+int connect_blocking(int fd, const sockaddr_in& to) {
+  if (::connect(fd, reinterpret_cast<const sockaddr*>(&to), sizeof to) == 0) return 0;
+  if (errno != EINTR) return errno;
+  pollfd p{fd, POLLOUT, 0};
+  int n;
+  while ((n = ::poll(&p, 1, 10'000)) < 0 && errno == EINTR) {
+  }
+  if (n == 0) return ETIMEDOUT;
+  int err = 0;
+  socklen_t len = sizeof err;
+  if (::getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0) return errno;
+  return err;
 }
 
 UniqueFd accept_one(int listen_fd) {

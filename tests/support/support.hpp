@@ -2,6 +2,7 @@
 #pragma once
 
 #include <gtest/gtest.h>
+#include <netinet/in.h>
 
 #include <atomic>
 #include <cstddef>
@@ -84,6 +85,10 @@ struct Listener {
 };
 Listener listen_loopback();
 UniqueFd connect_loopback(std::uint16_t port);
+// connect() on a blocking socket that survives EINTR (a signal, or io_uring's task-work
+// notification, can interrupt the wait for the handshake): the attempt goes on in the kernel, so
+// wait for writability and take its result from SO_ERROR. 0 or the errno.
+int connect_blocking(int fd, const sockaddr_in& to);
 UniqueFd accept_one(int listen_fd);
 
 }  // namespace zcnet::test
