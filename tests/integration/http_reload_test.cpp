@@ -70,7 +70,7 @@ TEST_P(HttpReload, Sighup_NewRootForNewConnections_DownloadInFlightCompletesByte
   auto big = client(16 * 1024);
   ASSERT_TRUE(big.send("GET /f5242880.bin HTTP/1.1\r\nHost: h\r\n\r\n"));
   char buf[4096];
-  ASSERT_GT(::recv(big.fd(), buf, sizeof buf, MSG_PEEK), 0);
+  ASSERT_GT(big.recv_some(buf, sizeof buf, MSG_PEEK), 0);
 
   write_config(root2_, "");
   server_->signal(SIGHUP);

@@ -72,6 +72,14 @@ bool HttpClient::send(std::string_view raw) {
   return true;
 }
 
+ssize_t HttpClient::recv_some(void* out, std::size_t n, int flags) {
+  for (;;) {
+    ssize_t r = ::recv(fd_.get(), out, n, flags);
+    if (r < 0 && errno == EINTR) continue;
+    return r;
+  }
+}
+
 bool HttpClient::fill() {
   char tmp[64 * 1024];
   for (;;) {

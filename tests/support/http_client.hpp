@@ -30,6 +30,9 @@ class HttpClient {
                       std::chrono::milliseconds timeout = std::chrono::seconds(10), int rcvbuf = 0);
   int fd() const { return fd_.get(); }
   bool send(std::string_view raw);
+  // One recv(2) straight from the socket (bypassing what read_response buffered), retried on
+  // EINTR: the bytes it took, 0 at EOF, -1 on error or timeout.
+  ssize_t recv_some(void* out, std::size_t n, int flags = 0);
   // One response; `no_body` for HEAD requests. nullopt if the connection ended (or timed out)
   // before a whole response arrived.
   std::optional<HttpResponse> read_response(bool no_body = false);
