@@ -44,7 +44,7 @@ class MappedFile {
 struct MappingCacheStats {
   std::uint64_t hits = 0;
   std::uint64_t misses = 0;     // mappings made
-  std::uint64_t evictions = 0;  // dropped for the bounds, for idleness, or replaced (file grew)
+  std::uint64_t evictions = 0;  // dropped: bounds, idleness, replaced, or no longer cacheable
   std::uint64_t bypassed = 0;   // not cacheable: not a regular file, empty, too large, deleted
   std::size_t entries = 0;
   std::uint64_t mapped_bytes = 0;
@@ -64,9 +64,11 @@ class MappingCache {
   // failed fstat or mmap (typed, naming the fd).
   Result<std::shared_ptr<const MappedFile>> acquire(int fd, std::uint64_t end);
 
-  void clear() noexcept;
-  const MappingCacheStats& stats() const noexcept { return stats_; }
-  const MappingCacheOptions& options() const noexcept { return options_; }
+  MappingCacheStats stats() const noexcept {
+    MappingCacheStats s = stats_;
+    s.entries = lru_.size();
+    return s;
+  }
 
  private:
   struct Key {
@@ -89,7 +91,7 @@ class MappingCache {
   MappingCacheOptions options_;
   Lru lru_;
   std::unordered_map<Key, Lru::iterator, KeyHash> index_;
-  MappingCacheStats stats_;
+  MappingCacheStats stats_;  // entries is filled in by stats()
 };
 
 }  // namespace zcnet

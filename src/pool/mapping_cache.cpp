@@ -20,7 +20,6 @@ void MappingCache::drop(Lru::iterator it) noexcept {
   ++stats_.evictions;
   index_.erase(it->key);
   lru_.erase(it);
-  stats_.entries = lru_.size();
 }
 
 // Entries unused for options_.idle go, oldest first: a deleted or replaced file does not keep its
@@ -65,13 +64,8 @@ Result<std::shared_ptr<const MappedFile>> MappingCache::acquire(int fd, std::uin
   lru_.push_front(Entry{key, file, now});
   index_.emplace(key, lru_.begin());
   stats_.mapped_bytes += size;
-  stats_.entries = lru_.size();
   ++stats_.misses;
   return file;
-}
-
-void MappingCache::clear() noexcept {
-  while (!lru_.empty()) drop(lru_.begin());
 }
 
 }  // namespace zcnet
