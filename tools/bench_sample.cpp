@@ -303,6 +303,8 @@ nlohmann::json describe_machine() {
         {"net.core.optmem_max", sysctl("/proc/sys/net/core/optmem_max")},
         {"net.ipv4.tcp_wmem", sysctl("/proc/sys/net/ipv4/tcp_wmem")},
         {"net.ipv4.tcp_rmem", sysctl("/proc/sys/net/ipv4/tcp_rmem")},
+        {"net.ipv4.tcp_mem", sysctl("/proc/sys/net/ipv4/tcp_mem")},
+        {"net.ipv4.tcp_notsent_lowat", sysctl("/proc/sys/net/ipv4/tcp_notsent_lowat")},
         {"kernel.perf_event_paranoid", sysctl("/proc/sys/kernel/perf_event_paranoid")}}},
       {"perf_counters", perf_avail}};
 }

@@ -39,6 +39,11 @@ void run_doctor(bool json) {
                    {"io_uring_fixed_buffers", c.uring_fixed_buffers},
                    {"pipe_max_bytes", c.pipe_max_bytes},
                    {"optmem_max", read_proc("/proc/sys/net/core/optmem_max")},
+                   // serve sets its own TCP_NOTSENT_LOWAT (--notsent-lowat); others inherit this
+                   {"tcp_notsent_lowat", read_proc("/proc/sys/net/ipv4/tcp_notsent_lowat")},
+                   {"tcp_wmem", read_proc("/proc/sys/net/ipv4/tcp_wmem")},
+                   {"tcp_rmem", read_proc("/proc/sys/net/ipv4/tcp_rmem")},
+                   {"tcp_mem_pages", read_proc("/proc/sys/net/ipv4/tcp_mem")},
                    {"io_uring_disabled", read_proc("/proc/sys/kernel/io_uring_disabled")},
                    {"nofile_soft", nofile.rlim_cur},
                    {"nofile_hard", nofile.rlim_max},

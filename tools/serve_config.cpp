@@ -80,6 +80,7 @@ const std::vector<Field>& fields() {
       field("sendfile-max-chunk", &ServeArgs::sendfile_max_chunk),
       field("output-buffer", &ServeArgs::output_buffer),
       field("local-sendfile-max", &ServeArgs::local_sendfile_max),
+      field("notsent-lowat", &ServeArgs::notsent_lowat),
       field("open-file-cache", &ServeArgs::open_file_cache),
       field("open-file-cache-valid", &ServeArgs::open_file_cache_valid),
   };
@@ -161,6 +162,10 @@ void add_serve_options(CLI::App* cmd, ServeCommandLine& line) {
                   "a loopback peer gets bodies up to this size by sendfile, larger by the "
                   "selector's choice (0: the selector decides every size)")
       ->capture_default_str();
+  cmd->add_option("--notsent-lowat", a.notsent_lowat,
+                  "TCP_NOTSENT_LOWAT of each connection: a socket takes more of a body only while "
+                  "fewer bytes than this wait unsent in it (0: the kernel's default)")
+      ->capture_default_str();
   cmd->add_option("--open-file-cache", a.open_file_cache,
                   "open files kept per worker with their metadata (0: none), like nginx's "
                   "open_file_cache max=")
@@ -197,7 +202,8 @@ ServeArgs effective_serve_args(const ServeCommandLine& line) {
     throw std::runtime_error("open-file-cache-valid must be >= 0 seconds");
   for (auto [name, text] : {std::pair{"sendfile-max-chunk", &a.sendfile_max_chunk},
                             std::pair{"output-buffer", &a.output_buffer},
-                            std::pair{"local-sendfile-max", &a.local_sendfile_max}}) {
+                            std::pair{"local-sendfile-max", &a.local_sendfile_max},
+                            std::pair{"notsent-lowat", &a.notsent_lowat}}) {
     std::uint64_t v = 0;
     try {
       v = parse_size(*text);
@@ -206,7 +212,9 @@ ServeArgs effective_serve_args(const ServeCommandLine& line) {
     }
     if (v > (std::uint64_t{1} << 30))
       throw std::runtime_error(fmt::format("{} must be at most 1G, not {}", name, *text));
-    if (v == 0 && std::string_view(name) != "local-sendfile-max")
+    const bool zero_allowed =
+        std::string_view(name) == "local-sendfile-max" || std::string_view(name) == "notsent-lowat";
+    if (v == 0 && !zero_allowed)
       throw std::runtime_error(fmt::format("{} must be at least 1 byte", name));
   }
   return a;
@@ -227,6 +235,7 @@ http::ServerOptions server_options(const ServeArgs& a, int log_fd) {
   o.step_budget = parse_size(a.sendfile_max_chunk);
   o.chunk_bytes = static_cast<std::size_t>(parse_size(a.output_buffer));
   o.server_sendfile_max_bytes = parse_size(a.local_sendfile_max);
+  o.notsent_lowat = static_cast<std::uint32_t>(parse_size(a.notsent_lowat));
   o.open_file_cache_entries = a.open_file_cache;
   o.open_file_cache_valid = seconds(a.open_file_cache_valid);
   o.access_log_fd = log_fd;

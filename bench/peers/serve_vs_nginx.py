@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """zcnet serve against nginx (sendfile on + tcp_nopush on, and sendfile off) on the same files,
 same worker count, access logs off, loaded in turn by wrk (A B C A B C ...). Prints medians of
-requests/s, MB/s, p99 latency and server CPU seconds per GiB, with ratios to nginx's faster mode.
+requests/s, MB/s, p50 and p99 latency and server CPU seconds per GiB, with ratios to nginx's
+faster mode.
 Beside the server's own CPU (utime + stime of its processes) it reports, per GiB, wrk's CPU, the
 machine's irq + softirq time and the machine's busy time (/proc/stat: every CPU's time not idle):
 what the whole machine spent per GiB served. With tick accounting a softirq tick is counted in
@@ -9,7 +10,8 @@ what the whole machine spent per GiB served. With tick accounting a softirq tick
 so softirq overlaps the server and wrk columns and is not added to them: the busy time is the sum
 that counts each tick once.
 --servers adds zcnet forced to sendfile or read-write, each compared like for like with the nginx
-mode that moves bodies the same way. Loopback only; every wrk run is bounded by --duration (per
+mode that moves bodies the same way, and the same with zcnet's TCP_NOTSENT_LOWAT off
+(*-nolowat). Loopback only; every wrk run is bounded by --duration (per
 size if asked: 16 MiB x 1000 connections needs longer runs for responses to complete).
 Needs nginx and wrk (scripts/setup-peers.sh).
 """
@@ -96,19 +98,31 @@ def parse_wrk(text):
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", text).group(1))
     m = re.search(r"Transfer/sec:\s+([\d.]+)([KMG]?B)", text)
     bps = unit(m.group(1), m.group(2))
-    p = re.search(r"99%\s+([\d.]+)(us|ms|s)", text)
-    p99 = float(p.group(1)) * {"us": 1e-3, "ms": 1, "s": 1e3}[p.group(2)] if p else float("nan")
+    def percentile(q):
+        p = re.search(q + r"%\s+([\d.]+)(us|ms|s)", text)
+        if not p:
+            return float("nan")
+        return float(p.group(1)) * {"us": 1e-3, "ms": 1, "s": 1e3}[p.group(2)]
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)|Socket errors: (.*)", text)
-    return rps, bps, p99, errors.group(0) if errors else ""
+    return rps, bps, percentile("50"), percentile("99"), errors.group(0) if errors else ""
 
 
 # Each server and its port; the zcnet-* variants force a strategy (like for like with nginx).
+# The *-nolowat variants turn off zcnet's TCP_NOTSENT_LOWAT (--notsent-lowat 0): nginx sets none,
+# so those are like for like in socket settings too.
 SERVERS = {"zcnet": 18080, "nginx-sendfile": 18081, "nginx-nosendfile": 18082,
-           "zcnet-sendfile": 18083, "zcnet-readwrite": 18084, "zcnet-mmap": 18085}
+           "zcnet-sendfile": 18083, "zcnet-readwrite": 18084, "zcnet-mmap": 18085,
+           "zcnet-nolowat": 18086, "zcnet-sendfile-nolowat": 18087,
+           "zcnet-readwrite-nolowat": 18088}
+NOLOWAT = ["--notsent-lowat", "0"]
 ZCNET_FORCED = {"zcnet": [], "zcnet-sendfile": ["--strategy", "sendfile"],
-                "zcnet-readwrite": ["--strategy", "read-write"], "zcnet-mmap": ["--strategy", "mmap"]}
+                "zcnet-readwrite": ["--strategy", "read-write"],
+                "zcnet-mmap": ["--strategy", "mmap"], "zcnet-nolowat": NOLOWAT,
+                "zcnet-sendfile-nolowat": ["--strategy", "sendfile"] + NOLOWAT,
+                "zcnet-readwrite-nolowat": ["--strategy", "read-write"] + NOLOWAT}
 # The peer each server is compared with like for like (same way of moving the body).
-LIKE = {"zcnet-sendfile": "nginx-sendfile", "zcnet-readwrite": "nginx-nosendfile"}
+LIKE = {"zcnet-sendfile": "nginx-sendfile", "zcnet-readwrite": "nginx-nosendfile",
+        "zcnet-sendfile-nolowat": "nginx-sendfile", "zcnet-readwrite-nolowat": "nginx-nosendfile"}
 
 
 def parse_durations(text):
@@ -138,7 +152,7 @@ def main():
     ap.add_argument("--servers", default="zcnet,nginx-sendfile,nginx-nosendfile",
                     help="comma list of: " + ", ".join(SERVERS) + " (zcnet-sendfile and "
                     "zcnet-readwrite force one strategy: the like-for-like peers of nginx "
-                    "sendfile on and off)")
+                    "sendfile on and off; *-nolowat: the same with --notsent-lowat 0)")
     args = ap.parse_args()
     durations = parse_durations(args.duration)
     servers = args.servers.split(",")
@@ -191,37 +205,39 @@ def main():
                         irq1, busy1 = machine_seconds()
                         irq, busy = irq1 - irq0, busy1 - busy0
                         client = waited_children_cpu() - w0
-                        rps, bps, p99, err = parse_wrk(out)
+                        rps, bps, p50, p99, err = parse_wrk(out)
                         if "Non-2xx" in err:  # a server that answers errors is not measured
                             raise RuntimeError(f"{s} {size}: {err}")
                         gib = bps * duration / (1 << 30)
                         per = (lambda x: x / gib) if gib else (lambda x: float("nan"))
                         results.setdefault((size, conns, s), []).append(
-                            (rps, bps, p99, per(cpu), per(irq), per(client), per(busy)))
+                            (rps, bps, p99, per(cpu), per(irq), per(client), per(busy), p50))
                         print(f"{size:>4} c={conns:<5} run {run + 1} {s:<17} {rps:10.0f} req/s "
-                              f"{bps / 1e6:9.1f} MB/s p99 {p99:8.2f} ms cpu/GiB {per(cpu):6.3f} "
+                              f"{bps / 1e6:9.1f} MB/s p50 {p50:8.2f} p99 {p99:8.2f} ms "
+                              f"cpu/GiB {per(cpu):6.3f} "
                               f"softirq/GiB {per(irq):6.3f} wrk/GiB {per(client):6.3f} "
                               f"machine/GiB {per(busy):6.3f} {err}",
                               file=sys.stderr)
         # Large files complete few responses per run (a fair server finishes them together), so
         # bytes per second is the throughput there; req/s is shown next to it for every size.
-        print("\n| file | conns | server | req/s | spread | MB/s | p99 ms | server CPU s/GiB | "
+        print("\n| file | conns | server | req/s | spread | MB/s | p50 ms | p99 ms | "
+              "server CPU s/GiB | "
               "softirq s/GiB | wrk s/GiB | machine s/GiB | "
               "req/s vs best nginx | MB/s vs best nginx | CPU/GiB vs nginx sendfile | "
               "machine/GiB vs nginx sendfile | like for like: MB/s, CPU, machine |")
-        print("| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: "
+        print("| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: "
               "| ---: | ---: | --- |")
         nginxes = [s for s in ("nginx-sendfile", "nginx-nosendfile") if s in servers]
         for size in args.sizes.split(","):
             for conns in (int(c) for c in args.connections.split(",")):
                 runs = {s: results[(size, conns, s)] for s in servers}
-                med = {s: [statistics.median(r[i] for r in runs[s]) for i in range(7)]
+                med = {s: [statistics.median(r[i] for r in runs[s]) for i in range(8)]
                        for s in servers}
                 best = max((med[n][0] for n in nginxes), default=float("nan"))
                 best_bps = max((med[n][1] for n in nginxes), default=float("nan"))
-                ref = med.get("nginx-sendfile", [float("nan")] * 7)
+                ref = med.get("nginx-sendfile", [float("nan")] * 8)
                 for s in servers:
-                    rps, bps, p99, cpu, irq, client, whole = med[s]
+                    rps, bps, p99, cpu, irq, client, whole, p50 = med[s]
                     # spread: (max - min) / median of MB/s over the runs: the noise visible
                     bs = [r[1] for r in runs[s]]
                     spread = (max(bs) - min(bs)) / bps if bps else float("nan")
@@ -231,7 +247,8 @@ def main():
                         like = (f"{bps / peer[1]:.2f}x, {cpu / peer[3]:.2f}x, {whole / peer[6]:.2f}x "
                                 f"vs {LIKE[s]}")
                     print(f"| {size} | {conns} | {s} | {rps:.0f} | {spread:.0%} | "
-                          f"{bps / 1e6:.1f} | {p99:.2f} | {cpu:.3f} | {irq:.3f} | {client:.3f} | "
+                          f"{bps / 1e6:.1f} | {p50:.2f} | {p99:.2f} | {cpu:.3f} | {irq:.3f} | "
+                          f"{client:.3f} | "
                           f"{whole:.3f} | {rps / best:.2f} | {bps / best_bps:.2f} | "
                           f"{cpu / ref[3]:.2f} | {whole / ref[6]:.2f} | {like} |")
     finally:

@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 #include <limits.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 
 #include <algorithm>
@@ -45,6 +46,26 @@ bool small_body_fits(const Plan& p, StrategyKind forced, std::size_t chunk) {
   if (forced == StrategyKind::Auto) return p.length <= kSmallBodyMax;
   return forced == StrategyKind::ReadWrite &&
          p.length <= std::max<std::uint64_t>(kSmallBodyMax, chunk);
+}
+
+// Socket options for an accepted connection; tuning hints, not requirements, so a failure (a
+// kernel without TCP_NOTSENT_LOWAT, before 3.12) is not an error for the connection.
+// - TCP_NODELAY, as nginx's tcp_nodelay (on by default): the head still leaves with the body,
+//   sent with MSG_MORE in front of it. It matters with a low-water mark: a body then goes in
+//   pieces, each ending in a short segment, and with Nagle the last piece's short segment waits
+//   for the ACK of the one before, which the peer delays: 30-40 ms stalls at 10 connections
+//   (docs/performance.md section 9).
+// - TCP_NOTSENT_LOWAT (`lowat` > 0): see ServerOptions::notsent_lowat.
+void tune_socket(int sock, std::uint32_t lowat) {
+  const int one = 1;
+  (void)::setsockopt(sock, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+#ifdef TCP_NOTSENT_LOWAT
+  if (lowat == 0) return;
+  const unsigned v = lowat;
+  (void)::setsockopt(sock, IPPROTO_TCP, TCP_NOTSENT_LOWAT, &v, sizeof v);
+#else
+  (void)lowat;
+#endif
 }
 
 bool quiet_error(int code) {
@@ -126,6 +147,7 @@ Task<void> serve_connection(Worker& w, UniqueFd fd) {
   const CancelToken token = state.cancel.token();
   // Accepted sockets are nonblocking; where the peer is stays put for the connection's life.
   const bool peer_local = peer_is_local(sock);
+  tune_socket(sock, o.notsent_lowat);
   FileCache::Limits cache_limits;
   cache_limits.max_entries = o.open_file_cache_entries;
   cache_limits.valid = o.open_file_cache_valid;

@@ -162,11 +162,13 @@ TEST_P(HttpReload, CommandLineFlagsOverrideTheFile) {
 }
 
 // The nginx-style tuning options reach the engine: odd chunk and budget sizes, no open-file cache,
-// each body strategy forced in turn, and every download still arrives byte-exact.
+// a 4 KiB TCP_NOTSENT_LOWAT (many short sends), each body strategy forced in turn, and every
+// download still arrives byte-exact.
 TEST_P(HttpReload, TuningOptions_OddSizesStillByteExact) {
   for (const char* strategy : {"read-write", "sendfile", "auto"}) {
     if (std::string_view(strategy) == "sendfile" && !Capabilities::probe().sendfile) continue;
-    write_config(root_, ", \"output-buffer\": \"3000\", \"open-file-cache\": 0");
+    write_config(
+        root_, ", \"output-buffer\": \"3000\", \"open-file-cache\": 0, \"notsent-lowat\": \"4K\"");
     start_with_config({"--strategy", strategy, "--sendfile-max-chunk", "10000",
                        "--local-sendfile-max", "100K", "--open-file-cache-valid", "0"});
     auto c = client();
@@ -186,7 +188,8 @@ TEST_P(HttpReload, BadTuningFlagAtStart_ExitsWithTheReason) {
   for (auto [flag, value, why] :
        {std::tuple{"--sendfile-max-chunk", "0", "sendfile-max-chunk must be at least 1 byte"},
         std::tuple{"--output-buffer", "2G", "output-buffer must be at most 1G"},
-        std::tuple{"--local-sendfile-max", "ten", "is not a size"}}) {
+        std::tuple{"--local-sendfile-max", "ten", "is not a size"},
+        std::tuple{"--notsent-lowat", "2G", "notsent-lowat must be at most 1G"}}) {
     try {
       start_with_config({flag, value});
       ADD_FAILURE() << "started with " << flag << " " << value;

@@ -1,5 +1,15 @@
 // zcnet serve over real loopback sockets: statuses, headers, ranges, conditionals, HEAD,
 // keep-alive and pipelining, on each loop backend.
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+
 #include "http_fixture.hpp"
 
 namespace zcnet::test {
@@ -214,6 +224,73 @@ TEST_P(HttpServe, Pipelining_SeveralRequestsInOneWrite_AnsweredInOrder) {
   EXPECT_EQ(hash_of(c.read_response()->body), file_hash(1));
   auto head = c.read_response(true);
   EXPECT_EQ(head->header("Content-Length"), "65537");
+}
+
+// The server's end of `c`'s connection, duplicated out of the server process (pidfd_getfd
+// needs ptrace rights over it: root, or the same user without Yama's restrictions), or an
+// invalid fd with the reason in `why`.
+UniqueFd server_side_socket(pid_t server, const HttpClient& c, std::string& why) {
+  sockaddr_in mine{};
+  socklen_t len = sizeof mine;
+  if (::getsockname(c.fd(), reinterpret_cast<sockaddr*>(&mine), &len) != 0) {
+    why = std::string("getsockname: ") + std::strerror(errno);
+    return {};
+  }
+  const UniqueFd pidfd(static_cast<int>(::syscall(SYS_pidfd_open, server, 0)));
+  if (!pidfd) {
+    why = std::string("pidfd_open: ") + std::strerror(errno);
+    return {};
+  }
+  const std::string dir = "/proc/" + std::to_string(server) + "/fd";
+  for (const auto& entry : std::filesystem::directory_iterator(dir)) {
+    std::error_code ec;
+    if (std::filesystem::read_symlink(entry.path(), ec).string().rfind("socket:", 0) != 0) continue;
+    const int target = std::stoi(entry.path().filename().string());
+    UniqueFd dup(static_cast<int>(::syscall(SYS_pidfd_getfd, pidfd.get(), target, 0)));
+    if (!dup) {
+      why = std::string("pidfd_getfd: ") + std::strerror(errno);
+      return {};
+    }
+    sockaddr_in peer{};
+    len = sizeof peer;
+    if (::getpeername(dup.get(), reinterpret_cast<sockaddr*>(&peer), &len) == 0 &&
+        peer.sin_family == AF_INET && peer.sin_port == mine.sin_port)
+      return dup;
+  }
+  why = "no socket in the server is connected to the client's port";
+  return {};
+}
+
+int tcp_option(int fd, int name) {
+  int v = -1;
+  socklen_t len = sizeof v;
+  if (::getsockopt(fd, IPPROTO_TCP, name, &v, &len) != 0) return -errno;
+  return v;
+}
+
+// Every accepted socket gets TCP_NODELAY and --notsent-lowat (64 KiB by default); 0 leaves the
+// kernel's default (the socket's own value stays 0: net.ipv4.tcp_notsent_lowat applies).
+// Downloads stay byte-exact either way.
+TEST_P(HttpServe, SocketOptions_NodelayAndNotsentLowatOnEveryAcceptedSocket) {
+  for (auto [flag, want] :
+       {std::pair<const char*, int>{nullptr, 65536}, {"16K", 16384}, {"0", 0}}) {
+    const std::string name = flag ? flag : "default";
+    std::vector<std::string> args;
+    if (flag) args = {"--notsent-lowat", flag};
+    start(args);
+    auto c = client();
+    auto r = c.request("/f" + std::to_string(kBig) + ".bin");
+    ASSERT_TRUE(r) << name;
+    EXPECT_EQ(hash_of(r->body), file_hash(kBig)) << name;
+    std::string why;
+    const UniqueFd theirs = server_side_socket(server_->pid(), c, why);
+    if (!theirs && why.rfind("pidfd_", 0) == 0)
+      GTEST_SKIP() << "cannot look into the server's sockets here: " << why;
+    ASSERT_TRUE(theirs) << why;
+    EXPECT_EQ(tcp_option(theirs.get(), TCP_NOTSENT_LOWAT), want) << name;
+    EXPECT_EQ(tcp_option(theirs.get(), TCP_NODELAY), 1) << name;
+    EXPECT_EQ(server_->terminate(), 0) << server_->log();
+  }
 }
 
 TEST_P(HttpServe, AccessLog_OneLinePerRequest) {

@@ -58,6 +58,7 @@ class ServeProcess {
   ServeProcess(const std::string& root, const std::vector<std::string>& args);
   ~ServeProcess();
   std::uint16_t port() const { return port_; }
+  pid_t pid() const { return pid_; }
   int terminate(std::chrono::milliseconds wait = std::chrono::seconds(20));  // SIGTERM; exit code
   std::string log() const;     // what it wrote to stderr so far
   void signal(int sig) const;  // e.g. SIGHUP
