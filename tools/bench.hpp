@@ -10,9 +10,9 @@
 #include <string>
 #include <vector>
 
-#include "zcnet/fd.hpp"
-#include "zcnet/loop.hpp"
-#include "zcnet/strategy.hpp"
+#include "zcnet/loop/loop.hpp"
+#include "zcnet/sys/fd.hpp"
+#include "zcnet/transfer/strategy.hpp"
 
 namespace zcnet::cli {
 

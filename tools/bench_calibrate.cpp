@@ -1,15 +1,16 @@
 // `zcnet bench --calibrate`: measures, on this machine, the sizes at which the file -> local
-// socket strategies cross over, and writes the selector's Profile (include/zcnet/selector.hpp).
-// One connection, the server on epoll (a nonblocking socket stepped by a loop, as the selector's
-// "large file" rule assumes); read-write, sendfile and mmap at every size, runs interleaved.
-// The remote and MSG_ZEROCOPY thresholds cannot be measured on loopback and are kept as they are.
+// socket strategies cross over, and writes the selector's Profile
+// (include/zcnet/transfer/selector.hpp). One connection, the server on epoll (a nonblocking socket
+// stepped by a loop, as the selector's "large file" rule assumes); read-write, sendfile and mmap at
+// every size, runs interleaved. The remote and MSG_ZEROCOPY thresholds cannot be measured on
+// loopback and are kept as they are.
 #include <fmt/format.h>
 
 #include <limits>
 
 #include "bench.hpp"
 #include "load.hpp"
-#include "zcnet/selector.hpp"
+#include "zcnet/transfer/selector.hpp"
 
 namespace zcnet::cli {
 

@@ -5,7 +5,7 @@
 #include <cerrno>
 #include <fstream>
 
-#include "zcnet/error.hpp"
+#include "zcnet/sys/error.hpp"
 
 #if defined(__linux__)
 #include <linux/perf_event.h>

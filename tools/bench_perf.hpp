@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "zcnet/fd.hpp"
+#include "zcnet/sys/fd.hpp"
 
 namespace zcnet::cli {
 

@@ -18,7 +18,7 @@
 #include "bench.hpp"
 #include "bench_server.hpp"
 #include "load.hpp"
-#include "zcnet/capabilities.hpp"
+#include "zcnet/sys/capabilities.hpp"
 
 extern char** environ;
 

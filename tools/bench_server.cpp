@@ -9,8 +9,8 @@
 #include <chrono>
 
 #include "load.hpp"
-#include "zcnet/task_group.hpp"
-#include "zcnet/transfer.hpp"
+#include "zcnet/loop/task_group.hpp"
+#include "zcnet/transfer/transfer.hpp"
 
 namespace zcnet::cli {
 

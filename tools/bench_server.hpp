@@ -14,9 +14,9 @@
 #include <vector>
 
 #include "bench_perf.hpp"
-#include "zcnet/loop.hpp"
-#include "zcnet/stats.hpp"
-#include "zcnet/strategy.hpp"
+#include "zcnet/loop/loop.hpp"
+#include "zcnet/transfer/stats.hpp"
+#include "zcnet/transfer/strategy.hpp"
 
 namespace zcnet::cli {
 

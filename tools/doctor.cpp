@@ -6,8 +6,8 @@
 #include <nlohmann/json.hpp>
 
 #include "commands.hpp"
-#include "zcnet/capabilities.hpp"
-#include "zcnet/selector.hpp"
+#include "zcnet/sys/capabilities.hpp"
+#include "zcnet/transfer/selector.hpp"
 
 namespace zcnet::cli {
 
@@ -34,9 +34,12 @@ void run_doctor(bool json) {
                    {"tee", c.tee},
                    {"msg_zerocopy", c.msg_zerocopy},
                    {"io_uring", c.io_uring},
+                   {"io_uring_send", c.uring_send},
                    {"io_uring_send_zc", c.uring_send_zc},
                    {"io_uring_splice", c.uring_splice},
                    {"io_uring_fixed_buffers", c.uring_fixed_buffers},
+                   {"io_uring_loop", c.uring_loop},
+                   {"loop_backend", to_string(auto_backend())},
                    {"pipe_max_bytes", c.pipe_max_bytes},
                    {"optmem_max", read_proc("/proc/sys/net/core/optmem_max")},
                    // serve sets its own TCP_NOTSENT_LOWAT (--notsent-lowat); others inherit this

@@ -15,8 +15,8 @@
 #include <nlohmann/json.hpp>
 
 #include "report.hpp"
-#include "zcnet/histogram.hpp"
-#include "zcnet/task_group.hpp"
+#include "zcnet/loop/task_group.hpp"
+#include "zcnet/observe/histogram.hpp"
 
 namespace zcnet::cli {
 

@@ -2,7 +2,7 @@
 #include <fmt/format.h>
 
 #include "commands.hpp"
-#include "zcnet/capabilities.hpp"
+#include "zcnet/sys/sigpipe.hpp"
 
 int main(int argc, char** argv) {
   // A peer that resets must surface as EPIPE from the syscall, never as a fatal signal.

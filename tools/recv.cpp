@@ -13,9 +13,9 @@
 #include "report.hpp"
 #include "stop_signals.hpp"
 #include "wire.hpp"
-#include "zcnet/pool.hpp"
-#include "zcnet/task_group.hpp"
-#include "zcnet/transfer.hpp"
+#include "zcnet/loop/task_group.hpp"
+#include "zcnet/pool/buffer_pool.hpp"
+#include "zcnet/transfer/transfer.hpp"
 
 namespace zcnet::cli {
 

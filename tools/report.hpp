@@ -4,7 +4,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
-#include "zcnet/stats.hpp"
+#include "zcnet/transfer/stats.hpp"
 
 namespace zcnet::cli {
 

@@ -13,8 +13,8 @@
 #include "commands.hpp"
 #include "report.hpp"
 #include "wire.hpp"
-#include "zcnet/task_group.hpp"
-#include "zcnet/transfer.hpp"
+#include "zcnet/loop/task_group.hpp"
+#include "zcnet/transfer/transfer.hpp"
 
 namespace zcnet::cli {
 

@@ -11,8 +11,8 @@
 #include "serve_config.hpp"
 #include "stop_signals.hpp"
 #include "zcnet/http/server.hpp"
-#include "zcnet/loop_group.hpp"
-#include "zcnet/metrics_endpoint.hpp"
+#include "zcnet/loop/loop_group.hpp"
+#include "zcnet/observe/metrics_endpoint.hpp"
 
 namespace zcnet::cli {
 

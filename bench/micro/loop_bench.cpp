@@ -20,8 +20,8 @@
 #include <thread>
 #include <vector>
 
-#include "zcnet/loop.hpp"
-#include "zcnet/task_group.hpp"
+#include "zcnet/loop/loop.hpp"
+#include "zcnet/loop/task_group.hpp"
 
 using namespace zcnet;
 using namespace std::chrono_literals;

@@ -14,7 +14,7 @@
 #include <thread>
 #include <vector>
 
-#include "zcnet/transfer.hpp"
+#include "zcnet/transfer/transfer.hpp"
 
 namespace {
 
@@ -66,7 +66,7 @@ std::pair<UniqueFd, UniqueFd> loopback_pair() {
 
 void BM_FileToSocket(benchmark::State& state, StrategyKind kind) {
   const auto size = static_cast<std::size_t>(state.range(0));
-  if (!Capabilities::probe().allows(kind)) {
+  if (!allows(Capabilities::probe(), kind)) {
     state.SkipWithError("not supported by this kernel");
     return;
   }

@@ -9,7 +9,7 @@
 #include <utility>
 
 #include "errors.hpp"
-#include "zcnet/pool.hpp"
+#include "zcnet/pool/buffer_pool.hpp"
 
 namespace nb = nanobind;
 

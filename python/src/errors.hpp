@@ -5,7 +5,7 @@
 #include <string>
 #include <utility>
 
-#include "zcnet/error.hpp"
+#include "zcnet/sys/error.hpp"
 
 namespace zcnet::py {
 

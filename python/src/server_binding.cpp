@@ -15,7 +15,7 @@
 
 #include "errors.hpp"
 #include "zcnet/http/server.hpp"
-#include "zcnet/loop_group.hpp"
+#include "zcnet/loop/loop_group.hpp"
 
 namespace nb = nanobind;
 

@@ -18,7 +18,7 @@
 #include <variant>
 
 #include "errors.hpp"
-#include "zcnet/transfer.hpp"
+#include "zcnet/transfer/transfer.hpp"
 
 namespace nb = nanobind;
 

@@ -16,7 +16,7 @@
 #include "http/respond.hpp"
 #include "http/small_body.hpp"
 #include "http/worker.hpp"
-#include "zcnet/pool.hpp"
+#include "zcnet/pool/buffer_pool.hpp"
 
 namespace zcnet::http {
 

@@ -20,8 +20,8 @@
 #include <unordered_map>
 
 #include "http/response.hpp"
-#include "zcnet/fd.hpp"
-#include "zcnet/loop.hpp"
+#include "zcnet/loop/loop.hpp"
+#include "zcnet/sys/fd.hpp"
 
 namespace zcnet::http {
 

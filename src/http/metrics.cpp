@@ -5,8 +5,8 @@
 #include <fmt/format.h>
 
 #include "zcnet/http/server.hpp"
-#include "zcnet/process_metrics.hpp"
-#include "zcnet/prometheus.hpp"
+#include "zcnet/observe/process_metrics.hpp"
+#include "zcnet/observe/prometheus.hpp"
 
 namespace zcnet::http {
 

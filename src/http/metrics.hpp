@@ -6,9 +6,9 @@
 #include <chrono>
 #include <cstdint>
 
-#include "zcnet/counter.hpp"
-#include "zcnet/histogram.hpp"
-#include "zcnet/strategy.hpp"
+#include "zcnet/observe/counter.hpp"
+#include "zcnet/observe/histogram.hpp"
+#include "zcnet/transfer/strategy.hpp"
 
 namespace zcnet::http {
 

@@ -7,8 +7,8 @@
 #include <span>
 #include <string_view>
 
-#include "zcnet/error.hpp"
-#include "zcnet/fd.hpp"
+#include "zcnet/sys/error.hpp"
+#include "zcnet/sys/fd.hpp"
 
 namespace zcnet::http {
 

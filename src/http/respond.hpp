@@ -7,8 +7,8 @@
 
 #include "http/file_cache.hpp"
 #include "http/request.hpp"
-#include "zcnet/fd.hpp"
 #include "zcnet/http/server.hpp"
+#include "zcnet/sys/fd.hpp"
 
 namespace zcnet::http {
 

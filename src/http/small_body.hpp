@@ -7,8 +7,8 @@
 #include <cstdint>
 #include <span>
 
-#include "zcnet/error.hpp"
-#include "zcnet/pool.hpp"
+#include "zcnet/pool/buffer_pool.hpp"
+#include "zcnet/sys/error.hpp"
 
 namespace zcnet::http {
 

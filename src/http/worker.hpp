@@ -8,11 +8,11 @@
 
 #include "http/file_cache.hpp"
 #include "http/metrics.hpp"
-#include "zcnet/cancel.hpp"
 #include "zcnet/http/server.hpp"
-#include "zcnet/loop.hpp"
-#include "zcnet/task_group.hpp"
-#include "zcnet/transfer.hpp"
+#include "zcnet/loop/cancel.hpp"
+#include "zcnet/loop/loop.hpp"
+#include "zcnet/loop/task_group.hpp"
+#include "zcnet/transfer/transfer.hpp"
 
 namespace zcnet::http {
 

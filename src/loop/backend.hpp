@@ -6,9 +6,9 @@
 #include <memory>
 #include <optional>
 
-#include "zcnet/error.hpp"
-#include "zcnet/loop.hpp"
-#include "zcnet/loop_op.hpp"
+#include "zcnet/loop/loop.hpp"
+#include "zcnet/loop/loop_op.hpp"
+#include "zcnet/sys/error.hpp"
 
 namespace zcnet::detail {
 

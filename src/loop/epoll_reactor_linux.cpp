@@ -10,7 +10,7 @@
 #include <cstdint>
 
 #include "loop/reactor.hpp"
-#include "zcnet/fd.hpp"
+#include "zcnet/sys/fd.hpp"
 
 namespace zcnet::detail {
 

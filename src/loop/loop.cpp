@@ -1,6 +1,6 @@
 // The loop core: ready queues, spawned tasks, timers and cancellation. Everything that touches the
 // kernel is behind detail::Backend.
-#include "zcnet/loop.hpp"
+#include "zcnet/loop/loop.hpp"
 
 #include <cerrno>
 #include <string>
@@ -111,6 +111,10 @@ Error detail::op_error(const Op& op) {
   return Error(code, op_name(op.code), op.fd >= 0 ? "fd " + std::to_string(op.fd) : std::string());
 }
 
+BackendKind auto_backend() noexcept {
+  return detail::resolve_backend(BackendKind::Auto);
+}
+
 Result<std::unique_ptr<Loop>> Loop::create(LoopOptions options) {
   static const bool raised = raise_nofile_limit().has_value();
   (void)raised;
@@ -181,7 +185,7 @@ void Loop::run_until(const bool* done) {
 
 // One turn: resume what is ready (only what was ready when the turn began, so I/O is polled
 // between batches), fire due timers, then ask the backend for events.
-bool Loop::turn(const bool* done) {
+void Loop::turn(const bool* done) {
   std::size_t ops = ready_ops_.size();
   for (std::size_t i = 0; i < ops && !failure_; ++i) {
     detail::Op* op = ready_ops_.front();
@@ -215,7 +219,6 @@ bool Loop::turn(const bool* done) {
   // A far deadline (time_point::max() = none) must not overflow the backends' arithmetic.
   if (timeout && *timeout > std::chrono::hours(1)) timeout = std::chrono::hours(1);
   backend_->wait(timeout);
-  return true;
 }
 
 void Loop::arm_timer(detail::Op& op) {

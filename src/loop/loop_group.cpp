@@ -1,4 +1,4 @@
-#include "zcnet/loop_group.hpp"
+#include "zcnet/loop/loop_group.hpp"
 
 namespace zcnet {
 

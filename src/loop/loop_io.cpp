@@ -13,7 +13,7 @@
 #include <string>
 
 #include "loop/backend.hpp"
-#include "zcnet/loop.hpp"
+#include "zcnet/loop/loop.hpp"
 
 namespace zcnet {
 

@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "loop/reactor.hpp"
-#include "zcnet/fd.hpp"
+#include "zcnet/sys/fd.hpp"
 
 namespace zcnet::detail {
 

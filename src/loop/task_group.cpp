@@ -1,4 +1,4 @@
-#include "zcnet/task_group.hpp"
+#include "zcnet/loop/task_group.hpp"
 
 namespace zcnet {
 

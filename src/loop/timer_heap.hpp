@@ -8,7 +8,7 @@
 #include <utility>
 #include <vector>
 
-#include "zcnet/loop_op.hpp"
+#include "zcnet/loop/loop_op.hpp"
 
 namespace zcnet::detail {
 

@@ -4,8 +4,8 @@
 #include <array>
 #include <cerrno>
 
-#include "zcnet/loop.hpp"
-#include "zcnet/transfer.hpp"
+#include "zcnet/loop/loop.hpp"
+#include "zcnet/transfer/transfer.hpp"
 
 namespace zcnet {
 
@@ -22,7 +22,7 @@ Task<Result<Stats>> transfer(Loop& loop, Transfer& t, IoOptions o, std::uint64_t
       release();
       co_return Error(ECANCELED, "transfer");
     }
-    Outcome out = t.step(budget);
+    Outcome out = t.step(budget);  // a step the engine could not handle carries its error
     if (out.error) {
       release();
       co_return std::move(*out.error);
@@ -43,10 +43,6 @@ Task<Result<Stats>> transfer(Loop& loop, Transfer& t, IoOptions o, std::uint64_t
         co_return std::move(r).error();
       }
       continue;
-    }
-    if (!out.handled) {
-      release();
-      co_return Error(EOPNOTSUPP, "transfer", "no strategy could move these bytes");
     }
     (void)co_await loop.yield();  // budget spent: let the loop's other tasks run
   }

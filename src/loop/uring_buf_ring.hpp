@@ -8,7 +8,7 @@
 #include <cstddef>
 #include <cstdint>
 
-#include "zcnet/error.hpp"
+#include "zcnet/sys/error.hpp"
 
 namespace zcnet::detail {
 

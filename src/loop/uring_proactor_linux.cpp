@@ -20,7 +20,9 @@
 
 #include "loop/backend.hpp"
 #include "loop/uring_buf_ring.hpp"
-#include "zcnet/fd.hpp"
+#include "sys/uring_linux.hpp"
+#include "zcnet/sys/capabilities.hpp"
+#include "zcnet/sys/fd.hpp"
 
 namespace zcnet::detail {
 
@@ -87,8 +89,7 @@ class UringProactor final : public Backend, public BufferOwner {
 
   Loop& loop_;
   LoopOptions options_;
-  io_uring ring_{};
-  bool ring_ok_ = false;
+  sys::UringRing ring_;  // declared before bufs_: the buffer ring unregisters from it first
   bool has_send_zc_ = false;
   bool draining_ = false;
   bool wake_armed_ = false;
@@ -106,35 +107,31 @@ Result<void> UringProactor::init() {
   io_uring_params p{};
   p.flags = IORING_SETUP_SUBMIT_ALL | IORING_SETUP_COOP_TASKRUN | IORING_SETUP_CQSIZE;
   p.cq_entries = options_.uring_entries * 8;
-  int rc = io_uring_queue_init_params(options_.uring_entries, &ring_, &p);
-  if (rc == -EINVAL) {
+  int rc = ring_.init(options_.uring_entries, p);
+  if (rc == -EINVAL) {  // a kernel without one of the setup flags
     p = io_uring_params{};
-    rc = io_uring_queue_init_params(options_.uring_entries, &ring_, &p);
+    rc = ring_.init(options_.uring_entries, p);
   }
   if (rc < 0) return Error(-rc, "io_uring_queue_init");
-  ring_ok_ = true;
-  if (io_uring_probe* probe = io_uring_get_probe_ring(&ring_)) {
-    has_send_zc_ = io_uring_opcode_supported(probe, IORING_OP_SEND_ZC);
-    io_uring_free_probe(probe);
-  }
+  has_send_zc_ = Capabilities::probe().uring_send_zc;
   wake_.reset(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
   if (!wake_) return last_error("eventfd");
   return {};
 }
 
 io_uring_sqe* UringProactor::sqe() {
-  io_uring_sqe* s = io_uring_get_sqe(&ring_);
+  io_uring_sqe* s = io_uring_get_sqe(ring_.get());
   if (!s) {
     flush();
-    s = io_uring_get_sqe(&ring_);
+    s = io_uring_get_sqe(ring_.get());
   }
   return s;  // non-null: the queue was just emptied
 }
 
 void UringProactor::flush() {
-  if (io_uring_sq_ready(&ring_) == 0) return;
+  if (io_uring_sq_ready(ring_.get()) == 0) return;
   ++stats_.syscalls;
-  io_uring_submit(&ring_);
+  io_uring_submit(ring_.get());
 }
 
 void UringProactor::request_cancel(std::uint64_t ud) {
@@ -193,7 +190,8 @@ void UringProactor::submit(Op& op) {
   if (op.code == OpCode::Accept || op.code == OpCode::Recv) {
     if (op.code == OpCode::Recv && !bufs_) {
       bufs_ = std::make_unique<UringBufRing>();
-      if (auto r = bufs_->setup(&ring_, options_.recv_buffers, options_.recv_buffer_bytes); !r) {
+      if (auto r = bufs_->setup(ring_.get(), options_.recv_buffers, options_.recv_buffer_bytes);
+          !r) {
         bufs_.reset();
         op.res = -r.error().code();
         loop_.complete(op);
@@ -212,7 +210,7 @@ void UringProactor::submit(Op& op) {
     return;
   }
   // One SQE, plus a linked timeout when the op has a deadline: make sure both fit.
-  if (io_uring_sq_space_left(&ring_) < 2) flush();
+  if (io_uring_sq_space_left(ring_.get()) < 2) flush();
   io_uring_sqe* s = sqe();
   op.cqes_pending = 1;
   switch (op.code) {
@@ -446,7 +444,7 @@ void UringProactor::wait(std::optional<std::chrono::nanoseconds> timeout) {
     io_uring_cqe* cqe = nullptr;
     ++stats_.syscalls;
     ++stats_.waits;
-    io_uring_submit_and_wait_timeout(&ring_, &cqe, 1, timeout ? &ts : nullptr, nullptr);
+    io_uring_submit_and_wait_timeout(ring_.get(), &cqe, 1, timeout ? &ts : nullptr, nullptr);
   }
   // Copy the CQEs out and release the slots first: handlers may submit, and a full CQ ring
   // would make the kernel queue completions on its overflow list.
@@ -459,19 +457,19 @@ void UringProactor::wait(std::optional<std::chrono::nanoseconds> timeout) {
   for (;;) {
     unsigned n = 0, head;
     io_uring_cqe* cqe;
-    io_uring_for_each_cqe(&ring_, head, cqe) {
+    io_uring_for_each_cqe(ring_.get(), head, cqe) {
       batch[n++] = {cqe->user_data, cqe->res, cqe->flags};
       if (n == 256) break;
     }
     if (n == 0) break;
-    io_uring_cq_advance(&ring_, n);
+    io_uring_cq_advance(ring_.get(), n);
     for (unsigned i = 0; i < n; ++i) handle(batch[i].ud, batch[i].res, batch[i].flags);
     if (n < 256) break;
   }
 }
 
 void UringProactor::drain() {
-  if (!ring_ok_ || draining_) return;
+  if (!ring_ || draining_) return;
   draining_ = true;
   io_uring_sqe* s = sqe();
   io_uring_prep_cancel64(s, 0, IORING_ASYNC_CANCEL_ANY);
@@ -490,7 +488,6 @@ UringProactor::~UringProactor() {
   multi_.clear();
   closing_.clear();
   bufs_.reset();  // unregisters from the ring, so before the ring goes
-  if (ring_ok_) io_uring_queue_exit(&ring_);
 }
 
 }  // namespace

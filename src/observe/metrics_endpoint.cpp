@@ -1,4 +1,4 @@
-#include "zcnet/metrics_endpoint.hpp"
+#include "zcnet/observe/metrics_endpoint.hpp"
 
 #include <fmt/format.h>
 #include <poll.h>
@@ -8,7 +8,7 @@
 #include <cerrno>
 #include <cstring>
 
-#include "zcnet/prometheus.hpp"
+#include "zcnet/observe/prometheus.hpp"
 
 namespace zcnet {
 

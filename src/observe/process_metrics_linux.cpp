@@ -11,7 +11,7 @@
 #include <sstream>
 #include <string>
 
-#include "zcnet/process_metrics.hpp"
+#include "zcnet/observe/process_metrics.hpp"
 
 namespace zcnet {
 

@@ -1,7 +1,7 @@
 // Portable: CPU seconds and the fd limit from getrusage / getrlimit only.
 #include <sys/resource.h>
 
-#include "zcnet/process_metrics.hpp"
+#include "zcnet/observe/process_metrics.hpp"
 
 namespace zcnet {
 

@@ -1,10 +1,10 @@
-#include "zcnet/prometheus.hpp"
+#include "zcnet/observe/prometheus.hpp"
 
 #include <fmt/format.h>
 
 #include <cmath>
 
-#include "zcnet/histogram.hpp"
+#include "zcnet/observe/histogram.hpp"
 
 namespace zcnet {
 

@@ -7,7 +7,7 @@
 #include <memory>
 #include <vector>
 
-#include "zcnet/pool.hpp"
+#include "zcnet/pool/buffer_pool.hpp"
 
 namespace zcnet {
 

@@ -1,6 +1,6 @@
 #include <cerrno>
 
-#include "zcnet/pool.hpp"
+#include "zcnet/pool/buffer_pool.hpp"
 
 namespace zcnet {
 

@@ -1,4 +1,4 @@
-#include "zcnet/mapping_cache.hpp"
+#include "zcnet/pool/mapping_cache.hpp"
 
 #include <sys/mman.h>
 #include <sys/stat.h>

@@ -1,7 +1,7 @@
 // Pooled pipes for splice and tee. Invariant (pipe_pool.hpp): a pipe that still holds data is
 // never pooled. The lease's own count (filled/drained) is checked against the kernel's (FIONREAD)
 // before a pipe goes back, so a miscount closes the pipe instead of leaking bytes to the next user.
-#include "zcnet/pipe_pool.hpp"
+#include "zcnet/pool/pipe_pool.hpp"
 
 #include <fcntl.h>
 #include <sys/ioctl.h>

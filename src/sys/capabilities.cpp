@@ -1,4 +1,4 @@
-#include "zcnet/capabilities.hpp"
+#include "zcnet/sys/capabilities.hpp"
 
 namespace zcnet {
 
@@ -6,58 +6,41 @@ Capabilities Capabilities::portable() {
   return Capabilities{};
 }
 
-bool Capabilities::allows(StrategyKind k) const noexcept {
-  switch (k) {
-    case StrategyKind::ReadWrite:
-    case StrategyKind::Mmap:
-    case StrategyKind::Auto:
-      return true;
-    case StrategyKind::Sendfile:
-      return sendfile;
-    case StrategyKind::Splice:
-      return splice;
-    case StrategyKind::Tee:
-      return splice && tee;
-    case StrategyKind::MsgZerocopy:
-      return msg_zerocopy;
-    case StrategyKind::UringSend:
-      return io_uring;
-    case StrategyKind::UringSendZc:
-      return io_uring && uring_send_zc;
-    case StrategyKind::UringSplice:
-      return io_uring && uring_splice;
+bool Capabilities::disable(std::string_view name) noexcept {
+  if (name == "uring" || name == "io_uring") {
+    io_uring = uring_send = uring_send_zc = uring_splice = uring_fixed_buffers = uring_loop = false;
+  } else if (name == "sendfile") {
+    sendfile = false;
+  } else if (name == "splice") {
+    splice = false;
+  } else if (name == "tee") {
+    tee = false;
+  } else if (name == "msg-zerocopy") {
+    msg_zerocopy = false;
+  } else if (name == "uring-send") {
+    uring_send = false;
+  } else if (name == "uring-send-zc") {
+    uring_send_zc = false;
+  } else if (name == "uring-splice") {
+    uring_splice = false;
+  } else {
+    return false;
   }
-  return false;
+  return true;
 }
 
-Capabilities Capabilities::without(StrategyKind k) const {
-  Capabilities c = *this;
-  switch (k) {
-    case StrategyKind::Sendfile:
-      c.sendfile = false;
-      break;
-    case StrategyKind::Splice:
-      c.splice = false;
-      break;
-    case StrategyKind::Tee:
-      c.tee = false;
-      break;
-    case StrategyKind::MsgZerocopy:
-      c.msg_zerocopy = false;
-      break;
-    case StrategyKind::UringSend:
-      c.io_uring = false;
-      break;
-    case StrategyKind::UringSendZc:
-      c.uring_send_zc = false;
-      break;
-    case StrategyKind::UringSplice:
-      c.uring_splice = false;
-      break;
-    default:
-      break;  // read-write and mmap are the floor: always there
+std::string Capabilities::disable_list(std::string_view list) {
+  std::string unknown;
+  while (!list.empty()) {
+    auto comma = list.find(',');
+    std::string_view name = list.substr(0, comma);
+    list = comma == std::string_view::npos ? std::string_view{} : list.substr(comma + 1);
+    if (!name.empty() && !disable(name)) {
+      if (!unknown.empty()) unknown += ',';
+      unknown += name;
+    }
   }
-  return c;
+  return unknown;
 }
 
 }  // namespace zcnet

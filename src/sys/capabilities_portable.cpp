@@ -1,6 +1,6 @@
 #include <sys/utsname.h>
 
-#include "zcnet/capabilities.hpp"
+#include "zcnet/sys/capabilities.hpp"
 
 namespace zcnet {
 

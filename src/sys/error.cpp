@@ -1,4 +1,4 @@
-#include "zcnet/error.hpp"
+#include "zcnet/sys/error.hpp"
 
 #include <arpa/inet.h>
 #include <fmt/format.h>

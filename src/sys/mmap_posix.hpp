@@ -5,7 +5,7 @@
 #include <cstdint>
 #include <utility>
 
-#include "zcnet/error.hpp"
+#include "zcnet/sys/error.hpp"
 
 namespace zcnet::sys {
 

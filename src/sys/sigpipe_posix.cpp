@@ -6,7 +6,7 @@
 #include <cerrno>
 #include <ctime>
 
-#include "zcnet/capabilities.hpp"
+#include "zcnet/sys/sigpipe.hpp"
 
 namespace zcnet {
 

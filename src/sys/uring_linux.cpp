@@ -1,5 +1,7 @@
 #include "sys/uring_linux.hpp"
 
+#include <cerrno>
+#include <new>
 #include <utility>
 #include <vector>
 
@@ -23,9 +25,16 @@ void UringRing::reset() noexcept {
 }
 
 int UringRing::init(unsigned entries, unsigned flags) noexcept {
+  io_uring_params params{};
+  params.flags = flags;
+  return init(entries, params);
+}
+
+int UringRing::init(unsigned entries, io_uring_params& params) noexcept {
   reset();
-  auto ring = std::make_unique<io_uring>();
-  if (int rc = io_uring_queue_init(entries, ring.get(), flags); rc < 0) return rc;
+  auto ring = std::unique_ptr<io_uring>(new (std::nothrow) io_uring{});
+  if (!ring) return -ENOMEM;
+  if (int rc = io_uring_queue_init_params(entries, ring.get(), &params); rc < 0) return rc;
   ring_ = std::move(ring);
   return 0;
 }
@@ -70,20 +79,6 @@ void give_back_ring(UringRing ring, unsigned entries) noexcept {
     cache.push_back(CachedRing{entries, std::move(ring)});
   } catch (...) {  // out of memory: the ring just closes
   }
-}
-
-namespace {
-
-struct Probe {
-  std::unique_ptr<io_uring_probe, void (*)(io_uring_probe*)> p{io_uring_get_probe(),
-                                                               io_uring_free_probe};
-};
-
-}  // namespace
-
-bool uring_opcode_supported(int opcode) noexcept {
-  static const Probe probe;  // thread-safe static init: one throwaway ring per process
-  return probe.p && io_uring_opcode_supported(probe.p.get(), opcode) != 0;
 }
 
 }  // namespace zcnet::sys

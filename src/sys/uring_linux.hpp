@@ -25,6 +25,8 @@ class UringRing {
 
   // 0 or -errno: EPERM (kernel.io_uring_disabled), ENOSYS (seccomp / old kernel), ENOMEM.
   int init(unsigned entries, unsigned flags = 0) noexcept;
+  // The same with setup parameters (flags, CQ size); `params` gets the kernel's answer.
+  int init(unsigned entries, io_uring_params& params) noexcept;
 
   explicit operator bool() const noexcept { return ring_ != nullptr; }
   io_uring* get() const noexcept { return ring_.get(); }
@@ -43,9 +45,5 @@ UringRing take_ring(unsigned entries, int& rc) noexcept;
 // give_back_ring: Invariant: nothing may be in flight on `ring` and no buffers registered with
 // it. A ring with unreaped completions or unsubmitted entries is closed instead of cached.
 void give_back_ring(UringRing ring, unsigned entries) noexcept;
-
-// Whether this kernel supports `opcode` (IORING_OP_*). Probed once per process through a
-// throwaway ring; false when io_uring itself is unavailable.
-bool uring_opcode_supported(int opcode) noexcept;
 
 }  // namespace zcnet::sys

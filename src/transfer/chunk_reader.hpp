@@ -9,10 +9,10 @@
 #include <span>
 #include <string>
 
-#include "zcnet/endpoint.hpp"
-#include "zcnet/error.hpp"
-#include "zcnet/pool.hpp"
-#include "zcnet/strategy.hpp"
+#include "zcnet/pool/buffer_pool.hpp"
+#include "zcnet/sys/error.hpp"
+#include "zcnet/transfer/endpoint.hpp"
+#include "zcnet/transfer/strategy.hpp"
 
 namespace zcnet::detail {
 

@@ -1,4 +1,4 @@
-#include "zcnet/coalescer.hpp"
+#include "zcnet/transfer/coalescer.hpp"
 
 #include <netinet/in.h>
 #include <netinet/tcp.h>

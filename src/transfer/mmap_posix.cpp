@@ -20,7 +20,7 @@
 #include "sys/sigpipe_posix.hpp"
 #include "transfer/progress.hpp"
 #include "transfer/strategies.hpp"
-#include "zcnet/mapping_cache.hpp"
+#include "zcnet/pool/mapping_cache.hpp"
 
 namespace zcnet::detail {
 

@@ -27,8 +27,8 @@
 #include "transfer/chunk_reader.hpp"
 #include "transfer/progress.hpp"
 #include "transfer/strategies.hpp"
-#include "zcnet/capabilities.hpp"
-#include "zcnet/pool.hpp"
+#include "zcnet/pool/buffer_pool.hpp"
+#include "zcnet/sys/capabilities.hpp"
 
 namespace zcnet::detail {
 

@@ -2,8 +2,8 @@
 #include <utility>
 
 #include "transfer/strategies.hpp"
-#include "zcnet/endpoint.hpp"
-#include "zcnet/strategy.hpp"
+#include "zcnet/transfer/endpoint.hpp"
+#include "zcnet/transfer/strategy.hpp"
 
 namespace zcnet {
 

@@ -6,7 +6,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
-#include "zcnet/selector.hpp"
+#include "zcnet/transfer/selector.hpp"
 
 namespace zcnet {
 

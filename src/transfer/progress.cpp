@@ -5,17 +5,23 @@
 
 namespace zcnet::detail {
 
+Result<std::uint64_t> file_source_length(const FileRange& f) {
+  if (f.length) return *f.length;
+  struct stat st {};
+  if (::fstat(f.fd, &st) != 0) return last_error("fstat", describe_fd(f.fd));
+  const auto size = static_cast<std::uint64_t>(st.st_size);
+  return f.offset < size ? size - f.offset : 0;
+}
+
 Result<std::optional<std::uint64_t>> resolve_limit(const Source& src, const StrategyContext& ctx) {
   if (ctx.limit) return ctx.limit;
   if (const auto* m = std::get_if<Memory>(&src))
     return std::optional<std::uint64_t>(m->bytes.size());
   const auto* f = std::get_if<FileRange>(&src);
   if (!f) return std::optional<std::uint64_t>{};
-  struct stat st {};
-  if (::fstat(f->fd, &st) != 0) return last_error("fstat", describe_fd(f->fd));
-  const auto size = static_cast<std::uint64_t>(st.st_size);
-  const std::uint64_t avail = f->offset < size ? size - f->offset : 0;
-  return std::optional<std::uint64_t>(f->length ? std::min(*f->length, avail) : avail);
+  auto len = file_source_length(*f);
+  if (!len) return std::move(len).error();
+  return std::optional<std::uint64_t>(*len);
 }
 
 std::string describe_pair(const Source& src, const Sink& dst) {

@@ -8,10 +8,10 @@
 #include <string_view>
 
 #include "sys/rw_posix.hpp"
-#include "zcnet/endpoint.hpp"
-#include "zcnet/error.hpp"
-#include "zcnet/stats.hpp"
-#include "zcnet/strategy.hpp"
+#include "zcnet/sys/error.hpp"
+#include "zcnet/transfer/endpoint.hpp"
+#include "zcnet/transfer/stats.hpp"
+#include "zcnet/transfer/strategy.hpp"
 
 namespace zcnet::detail {
 
@@ -27,8 +27,15 @@ struct Progress {
   bool short_of_limit() const noexcept { return limit && consumed < *limit; }
 };
 
-// Bytes to move: ctx.limit if set; else a file source's range length clipped to its size now (the
-// Transfer normally fills ctx.limit this way), a memory source's span size, or nullopt (EOF).
+// Bytes to move from a file source: its stated length, or what the file holds past the offset
+// now. A stated length is kept even if the file is shorter (the caller promised those bytes, e.g.
+// in a Content-Length), so a file truncated before or during the transfer ends in ENODATA.
+// No fstat when the length is stated: a server knows it from its own metadata (a bad fd then
+// fails at the first syscall, with the same EBADF).
+Result<std::uint64_t> file_source_length(const FileRange& f);
+
+// Bytes to move: ctx.limit if set (the Transfer fills it from file_source_length()); else a file
+// source's file_source_length(), a memory source's span size, or nullopt (until EOF).
 Result<std::optional<std::uint64_t>> resolve_limit(const Source& src, const StrategyContext& ctx);
 
 // "file /tmp/x -> peer 127.0.0.1:1234". Error paths only: it makes syscalls.

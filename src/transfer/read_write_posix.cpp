@@ -7,7 +7,7 @@
 #include "sys/sigpipe_posix.hpp"
 #include "transfer/progress.hpp"
 #include "transfer/strategies.hpp"
-#include "zcnet/pool.hpp"
+#include "zcnet/pool/buffer_pool.hpp"
 
 namespace zcnet::detail {
 

@@ -1,4 +1,4 @@
-#include "zcnet/selector.hpp"
+#include "zcnet/transfer/selector.hpp"
 
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -141,8 +141,8 @@ std::optional<StrategyKind> Selector::fallback(StrategyKind failed, const Source
     // pool empty again, so move to a strategy that copies nothing through user space.
     if (kind_of(src) != EndpointKind::File || kind_of(dst) != EndpointKind::Socket)
       return std::nullopt;
-    if (caps_->allows(StrategyKind::Sendfile)) return StrategyKind::Sendfile;
-    if (caps_->allows(StrategyKind::Splice)) return StrategyKind::Splice;
+    if (allows(*caps_, StrategyKind::Sendfile)) return StrategyKind::Sendfile;
+    if (allows(*caps_, StrategyKind::Splice)) return StrategyKind::Splice;
     return std::nullopt;
   }
   switch (failed) {
@@ -151,15 +151,15 @@ std::optional<StrategyKind> Selector::fallback(StrategyKind failed, const Source
     case StrategyKind::Auto:
       return std::nullopt;
     case StrategyKind::UringSendZc:
-      if (caps_->allows(StrategyKind::UringSend)) return StrategyKind::UringSend;
+      if (allows(*caps_, StrategyKind::UringSend)) return StrategyKind::UringSend;
       break;
     case StrategyKind::UringSplice:
-      if (caps_->allows(StrategyKind::Splice)) return StrategyKind::Splice;
+      if (allows(*caps_, StrategyKind::Splice)) return StrategyKind::Splice;
       break;
     case StrategyKind::Sendfile:
       // sendfile refuses some pairs (e.g. file->file on old kernels); splice covers file->socket.
       if (kind_of(src) == EndpointKind::File && kind_of(dst) != EndpointKind::File &&
-          caps_->allows(StrategyKind::Splice))
+          allows(*caps_, StrategyKind::Splice))
         return StrategyKind::Splice;
       break;
     default:

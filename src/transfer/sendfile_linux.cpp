@@ -13,7 +13,7 @@
 #include "sys/sigpipe_posix.hpp"
 #include "transfer/progress.hpp"
 #include "transfer/strategies.hpp"
-#include "zcnet/capabilities.hpp"
+#include "zcnet/sys/capabilities.hpp"
 
 namespace zcnet::detail {
 
@@ -107,7 +107,7 @@ Outcome SendfileStrategy::step(std::uint64_t budget) {
 
 Result<StrategyPtr> make_sendfile(const Source& src, const Sink& dst, const StrategyContext& ctx) {
   const auto* file = std::get_if<FileRange>(&src);
-  if (!file || (ctx.caps && !ctx.caps->allows(StrategyKind::Sendfile)))
+  if (!file || (ctx.caps && !allows(*ctx.caps, StrategyKind::Sendfile)))
     return unsupported_pair(StrategyKind::Sendfile, src, dst);
   auto limit = resolve_limit(src, ctx);
   if (!limit) return std::move(limit).error();

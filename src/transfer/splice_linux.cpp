@@ -16,8 +16,8 @@
 #include "sys/sigpipe_posix.hpp"
 #include "transfer/progress.hpp"
 #include "transfer/strategies.hpp"
-#include "zcnet/capabilities.hpp"
-#include "zcnet/pipe_pool.hpp"
+#include "zcnet/pool/pipe_pool.hpp"
+#include "zcnet/sys/capabilities.hpp"
 
 namespace zcnet::detail {
 
@@ -219,7 +219,8 @@ Outcome SpliceStrategy::step_through_pipe(std::uint64_t budget) {
 
 Result<StrategyPtr> make_splice(const Source& src, const Sink& dst, const StrategyContext& ctx) {
   const bool direct = kind_of(src) == EndpointKind::Pipe || kind_of(dst) == EndpointKind::Pipe;
-  if (kind_of(src) == EndpointKind::Memory || (ctx.caps && !ctx.caps->allows(StrategyKind::Splice)))
+  if (kind_of(src) == EndpointKind::Memory ||
+      (ctx.caps && !allows(*ctx.caps, StrategyKind::Splice)))
     return unsupported_pair(StrategyKind::Splice, src, dst);
   if (!direct && !ctx.pipes)
     return Error(EOPNOTSUPP, "splice", "no pipe pool in the strategy context");

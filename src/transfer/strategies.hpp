@@ -5,9 +5,9 @@
 
 #include <memory>
 
-#include "zcnet/endpoint.hpp"
-#include "zcnet/error.hpp"
-#include "zcnet/strategy.hpp"
+#include "zcnet/sys/error.hpp"
+#include "zcnet/transfer/endpoint.hpp"
+#include "zcnet/transfer/strategy.hpp"
 
 namespace zcnet::detail {
 

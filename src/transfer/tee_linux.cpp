@@ -12,8 +12,8 @@
 #include "sys/splice_linux.hpp"
 #include "transfer/progress.hpp"
 #include "transfer/strategies.hpp"
-#include "zcnet/capabilities.hpp"
-#include "zcnet/pipe_pool.hpp"
+#include "zcnet/pool/pipe_pool.hpp"
+#include "zcnet/sys/capabilities.hpp"
 
 namespace zcnet::detail {
 
@@ -225,7 +225,7 @@ bool pipe_or_socket(EndpointKind k) noexcept {
 }  // namespace
 
 Result<StrategyPtr> make_tee(const Source& src, const Sink& dst, const StrategyContext& ctx) {
-  if (!pipe_or_socket(kind_of(src)) || (ctx.caps && !ctx.caps->allows(StrategyKind::Tee)))
+  if (!pipe_or_socket(kind_of(src)) || (ctx.caps && !allows(*ctx.caps, StrategyKind::Tee)))
     return unsupported_pair(StrategyKind::Tee, src, dst);
   if (!ctx.mirror) return Error(EOPNOTSUPP, "tee", "no mirror sink to duplicate into");
   if (!pipe_or_socket(kind_of(*ctx.mirror)))

@@ -1,4 +1,4 @@
-#include "zcnet/transfer.hpp"
+#include "zcnet/transfer/transfer.hpp"
 
 #include <fmt/format.h>
 #include <poll.h>
@@ -10,6 +10,8 @@
 #include <chrono>
 #include <filesystem>
 
+#include "transfer/progress.hpp"
+
 namespace zcnet {
 
 namespace {
@@ -20,19 +22,6 @@ Profile profile_from_disk() {
   if (std::filesystem::exists(path, ec))
     if (auto p = Profile::load(path)) return *p;
   return Profile::defaults();
-}
-
-// Bytes to move from a file source: its stated length, or what the file holds past the offset
-// now. A stated length is kept even if the file is shorter (the caller promised those bytes, e.g.
-// in a Content-Length), so a file truncated before or during the transfer ends in ENODATA.
-// No fstat when the length is stated: a server knows it from its own metadata (a bad fd then
-// fails at the first syscall, with the same EBADF).
-Result<std::uint64_t> file_source_length(const FileRange& f) {
-  if (f.length) return *f.length;
-  struct stat st {};
-  if (::fstat(f.fd, &st) != 0) return last_error("fstat", describe_fd(f.fd));
-  const auto size = static_cast<std::uint64_t>(st.st_size);
-  return f.offset < size ? size - f.offset : 0;
 }
 
 }  // namespace
@@ -153,7 +142,7 @@ Transfer::Transfer(Engine& engine, Source src, Sink dst, TransferOptions options
   s.ctx.mirror = s.opts.mirror;
   s.ctx.limit = s.opts.limit;
   if (const auto* f = std::get_if<FileRange>(&s.src)) {
-    if (auto len = file_source_length(*f))
+    if (auto len = detail::file_source_length(*f))
       s.ctx.limit = *len;
     else
       s.setup_error = std::move(len).error();

@@ -32,8 +32,8 @@
 #include "transfer/chunk_reader.hpp"
 #include "transfer/progress.hpp"
 #include "transfer/strategies.hpp"
-#include "zcnet/capabilities.hpp"
-#include "zcnet/pool.hpp"
+#include "zcnet/pool/buffer_pool.hpp"
+#include "zcnet/sys/capabilities.hpp"
 
 namespace zcnet::detail {
 
@@ -333,11 +333,9 @@ Result<StrategyPtr> make_uring_send_strategy(const Source& src, const Sink& dst,
   if (sock == nullptr || (sk != EndpointKind::File && sk != EndpointKind::Memory) ||
       (sk == EndpointKind::File && ctx.buffers == nullptr))
     return unsupported_pair(kind, src, dst);
-  if (ctx.caps != nullptr && !ctx.caps->allows(kind))
+  if (!allows(ctx.caps ? *ctx.caps : Capabilities::probe(), kind))
     return Error(EOPNOTSUPP, "select",
                  fmt::format("{}: not available on this kernel", to_string(kind)));
-  if (zerocopy && !sys::uring_opcode_supported(IORING_OP_SEND_ZC))
-    return Error(EOPNOTSUPP, "select", "uring-send-zc: IORING_OP_SEND_ZC not supported");
   auto limit = resolve_limit(src, ctx);
   if (!limit) return std::move(limit).error();
   int rc = 0;

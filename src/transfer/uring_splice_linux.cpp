@@ -21,8 +21,8 @@
 #include "sys/uring_linux.hpp"
 #include "transfer/progress.hpp"
 #include "transfer/strategies.hpp"
-#include "zcnet/capabilities.hpp"
-#include "zcnet/pipe_pool.hpp"
+#include "zcnet/pool/pipe_pool.hpp"
+#include "zcnet/sys/capabilities.hpp"
 
 namespace zcnet::detail {
 
@@ -224,10 +224,8 @@ Result<StrategyPtr> make_uring_splice(const Source& src, const Sink& dst,
       (sk == EndpointKind::Socket && (dk == EndpointKind::File || dk == EndpointKind::Socket));
   if (!pair_ok || ctx.pipes == nullptr)
     return unsupported_pair(StrategyKind::UringSplice, src, dst);
-  if (ctx.caps != nullptr && !ctx.caps->allows(StrategyKind::UringSplice))
+  if (!allows(ctx.caps ? *ctx.caps : Capabilities::probe(), StrategyKind::UringSplice))
     return Error(EOPNOTSUPP, "select", "uring-splice: not available on this kernel");
-  if (!sys::uring_opcode_supported(IORING_OP_SPLICE))
-    return Error(EOPNOTSUPP, "select", "uring-splice: IORING_OP_SPLICE not supported");
   auto limit = resolve_limit(src, ctx);
   if (!limit) return std::move(limit).error();
   int rc = 0;

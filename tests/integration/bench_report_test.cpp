@@ -17,7 +17,7 @@
 
 #include "cli_process.hpp"
 #include "support.hpp"
-#include "zcnet/selector.hpp"
+#include "zcnet/transfer/selector.hpp"
 
 namespace zcnet {
 namespace {

@@ -14,7 +14,7 @@
 
 #include "cli_process.hpp"
 #include "support.hpp"
-#include "zcnet/loop.hpp"
+#include "zcnet/loop/loop.hpp"
 
 namespace zcnet {
 namespace {

@@ -31,8 +31,9 @@ struct Child {
   UniqueFd out, err;
 };
 
-// Starts args[0] with the test's environment.
-inline Child spawn(const std::vector<std::string>& args) {
+// Starts args[0] with the test's environment, plus `extra_env` ("NAME=value" entries).
+inline Child spawn(const std::vector<std::string>& args,
+                   const std::vector<std::string>& extra_env = {}) {
   auto [out_r, out_w] = make_pipe();
   auto [err_r, err_w] = make_pipe();
   posix_spawn_file_actions_t fa;
@@ -42,8 +43,12 @@ inline Child spawn(const std::vector<std::string>& args) {
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
   argv.push_back(nullptr);
+  std::vector<char*> envp;
+  for (char** e = environ; *e != nullptr; ++e) envp.push_back(*e);
+  for (auto& e : extra_env) envp.push_back(const_cast<char*>(e.c_str()));
+  envp.push_back(nullptr);
   Child c;
-  int rc = posix_spawn(&c.pid, argv[0], &fa, nullptr, argv.data(), environ);
+  int rc = posix_spawn(&c.pid, argv[0], &fa, nullptr, argv.data(), envp.data());
   posix_spawn_file_actions_destroy(&fa);
   EXPECT_EQ(rc, 0) << "cannot start " << args[0];
   c.out = std::move(out_r);

@@ -6,7 +6,9 @@
 
 #include "cli_process.hpp"
 #include "support.hpp"
-#include "zcnet/capabilities.hpp"
+#include "zcnet/loop/loop.hpp"
+#include "zcnet/sys/capabilities.hpp"
+#include "zcnet/transfer/strategy.hpp"
 
 namespace zcnet {
 namespace {
@@ -23,7 +25,7 @@ class CliSendRecv : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(CliSendRecv, SendToRecvOut_IsByteExact_AndJsonNamesStrategy) {
   const std::string strategy = GetParam();
-  if (auto k = parse_strategy(strategy); k && !Capabilities::probe().allows(*k))
+  if (auto k = parse_strategy(strategy); k && !allows(Capabilities::probe(), *k))
     GTEST_SKIP() << strategy << " not available on this kernel";
   TempFile src = TempFile::with_pattern((4 << 20) + 123);
   TempFile out = TempFile::empty();
@@ -87,6 +89,20 @@ TEST(Cli, Doctor_PrintsCapabilitiesAsJson) {
   EXPECT_EQ(j["splice"], Capabilities::probe().splice);
   EXPECT_EQ(j["io_uring"], Capabilities::probe().io_uring);
   EXPECT_TRUE(j.contains("pipe_max_bytes"));
+  EXPECT_EQ(j["loop_backend"], to_string(auto_backend())) << "same environment, same choice";
+}
+
+// One reader of ZCNET_DISABLE for the strategies and the loop: "uring" turns off both.
+TEST(Cli, Doctor_DisableUring_TurnsOffTheIoUringStrategiesAndTheLoopBackend) {
+  Child d = spawn({cli(), "doctor", "--json"}, {"ZCNET_DISABLE=uring", "ZCNET_BACKEND="});
+  std::string out = read_all(d.out.get());
+  ASSERT_EQ(wait_exit(d.pid), 0);
+  auto j = nlohmann::json::parse(out);
+  EXPECT_EQ(j["io_uring"], false);
+  EXPECT_EQ(j["io_uring_send"], false);
+  EXPECT_EQ(j["io_uring_loop"], false);
+  EXPECT_EQ(j["splice"], Capabilities::probe().splice) << "only io_uring is off";
+  EXPECT_EQ(j["loop_backend"], test::kReactorBackend);
 }
 
 }  // namespace

@@ -11,7 +11,7 @@
 
 #include "http_client.hpp"
 #include "support.hpp"
-#include "zcnet/loop.hpp"
+#include "zcnet/loop/loop.hpp"
 
 namespace zcnet::test {
 

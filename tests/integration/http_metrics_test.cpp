@@ -5,7 +5,7 @@
 #include <thread>
 
 #include "http_fixture.hpp"
-#include "zcnet/capabilities.hpp"
+#include "zcnet/sys/capabilities.hpp"
 
 namespace zcnet::test {
 namespace {

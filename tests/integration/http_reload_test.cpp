@@ -10,7 +10,7 @@
 #include <tuple>
 
 #include "http_fixture.hpp"
-#include "zcnet/capabilities.hpp"
+#include "zcnet/sys/capabilities.hpp"
 
 namespace zcnet::test {
 namespace {

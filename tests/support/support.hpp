@@ -12,7 +12,7 @@
 #include <utility>
 #include <vector>
 
-#include "zcnet/fd.hpp"
+#include "zcnet/sys/fd.hpp"
 
 namespace zcnet::test {
 

@@ -15,11 +15,11 @@
 #include <string>
 #include <vector>
 
-#include "zcnet/error.hpp"
-#include "zcnet/fd.hpp"
-#include "zcnet/loop.hpp"
-#include "zcnet/strategy.hpp"
-#include "zcnet/task.hpp"
+#include "zcnet/loop/loop.hpp"
+#include "zcnet/loop/task.hpp"
+#include "zcnet/sys/error.hpp"
+#include "zcnet/sys/fd.hpp"
+#include "zcnet/transfer/strategy.hpp"
 
 namespace zcnet::http {
 

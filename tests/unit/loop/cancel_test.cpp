@@ -4,7 +4,7 @@
 
 #include "loop_test_support.hpp"
 #include "support.hpp"
-#include "zcnet/transfer.hpp"
+#include "zcnet/transfer/transfer.hpp"
 
 namespace zcnet::test {
 namespace {

@@ -4,7 +4,7 @@
 
 #include "loop_test_support.hpp"
 #include "support.hpp"
-#include "zcnet/task_group.hpp"
+#include "zcnet/loop/task_group.hpp"
 
 namespace zcnet::test {
 namespace {

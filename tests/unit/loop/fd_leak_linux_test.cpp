@@ -1,7 +1,7 @@
 // 10,000 connections through an echo server leave no descriptor behind (/proc/self/fd), and
 // ASan sees no leak.
 #include "loop_test_support.hpp"
-#include "zcnet/task_group.hpp"
+#include "zcnet/loop/task_group.hpp"
 
 namespace zcnet::test {
 namespace {

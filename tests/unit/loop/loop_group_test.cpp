@@ -1,11 +1,11 @@
 // LoopGroup: one loop per thread, each accepting on its own SO_REUSEPORT listener on one port.
-#include "zcnet/loop_group.hpp"
+#include "zcnet/loop/loop_group.hpp"
 
 #include <atomic>
 #include <thread>
 
 #include "loop_test_support.hpp"
-#include "zcnet/task_group.hpp"
+#include "zcnet/loop/task_group.hpp"
 
 namespace zcnet::test {
 namespace {

@@ -13,7 +13,7 @@
 #include <utility>
 #include <vector>
 
-#include "zcnet/loop.hpp"
+#include "zcnet/loop/loop.hpp"
 
 namespace zcnet::test {
 

@@ -5,8 +5,8 @@
 
 #include "loop_test_support.hpp"
 #include "support.hpp"
-#include "zcnet/task_group.hpp"
-#include "zcnet/transfer.hpp"
+#include "zcnet/loop/task_group.hpp"
+#include "zcnet/transfer/transfer.hpp"
 
 namespace zcnet::test {
 namespace {

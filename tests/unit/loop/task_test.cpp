@@ -1,11 +1,11 @@
 // Task<T> and the loop's task handling: values, errors and exceptions reach the awaiter.
-#include "zcnet/task.hpp"
+#include "zcnet/loop/task.hpp"
 
 #include <stdexcept>
 #include <string>
 
 #include "loop_test_support.hpp"
-#include "zcnet/task_group.hpp"
+#include "zcnet/loop/task_group.hpp"
 
 namespace zcnet::test {
 namespace {
@@ -79,18 +79,33 @@ TEST_P(TaskTest, Run_ReturnsWhenNoTaskIsLeft) {
   EXPECT_EQ(ran, 10);
 }
 
+// Counts, in `n`, the frames it lives in that have been destroyed.
+struct FrameGone {
+  int& n;
+  ~FrameGone() { ++n; }
+};
+
 TEST_P(TaskTest, Destroy_LoopWithSuspendedTasksFreesThem) {
   auto loop = make_loop();
   auto [a, b] = unix_pair_nonblocking();
-  loop->spawn([](Loop& l, int fd) -> Task<void> { (void)co_await l.readable(fd); }(*loop, a.get()));
-  loop->spawn(
-      [](Loop& l) -> Task<void> { (void)co_await l.sleep_for(std::chrono::hours(1)); }(*loop));
-  loop->spawn([](Loop& l) -> Task<void> {
+  int gone = 0;
+  loop->spawn([](Loop& l, int fd, int& n) -> Task<void> {
+    FrameGone g{n};
+    (void)co_await l.readable(fd);
+  }(*loop, a.get(), gone));
+  loop->spawn([](Loop& l, int& n) -> Task<void> {
+    FrameGone g{n};
+    (void)co_await l.sleep_for(std::chrono::hours(1));
+  }(*loop, gone));
+  loop->spawn([](Loop& l, int& n) -> Task<void> {
+    FrameGone g{n};
     (void)co_await l.yield();
     l.stop();
-  }(*loop));
+  }(*loop, gone));
   loop->run();
-  loop.reset();  // ASan: no leak, no use after free
+  EXPECT_EQ(gone, 1) << "only the task that ran to its end is gone";
+  loop.reset();  // ASan also checks: no leak, no use after free
+  EXPECT_EQ(gone, 3) << "destroying the loop destroys the two suspended frames";
 }
 
 TEST_P(TaskTest, TaskGroup_JoinRethrowsFirstException) {

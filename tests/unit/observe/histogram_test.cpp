@@ -1,4 +1,4 @@
-#include "zcnet/histogram.hpp"
+#include "zcnet/observe/histogram.hpp"
 
 #include <gtest/gtest.h>
 

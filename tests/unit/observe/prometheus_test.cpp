@@ -1,12 +1,12 @@
 // PrometheusText: the 0.0.4 text format, label escaping, a histogram's cumulative buckets.
-#include "zcnet/prometheus.hpp"
+#include "zcnet/observe/prometheus.hpp"
 
 #include <gtest/gtest.h>
 
 #include <array>
 
-#include "zcnet/counter.hpp"
-#include "zcnet/histogram.hpp"
+#include "zcnet/observe/counter.hpp"
+#include "zcnet/observe/histogram.hpp"
 
 namespace zcnet {
 namespace {

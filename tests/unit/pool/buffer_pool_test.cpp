@@ -1,10 +1,10 @@
+#include "zcnet/pool/buffer_pool.hpp"
+
 #include <gtest/gtest.h>
 
 #include <chrono>
 #include <set>
 #include <thread>
-
-#include "zcnet/pool.hpp"
 
 namespace zcnet {
 namespace {

@@ -1,6 +1,6 @@
 // The mapping cache: one mapping per inode, reused, remapped when the file grows, bounded, and
 // never unmapped while a transfer holds it.
-#include "zcnet/mapping_cache.hpp"
+#include "zcnet/pool/mapping_cache.hpp"
 
 #include <fcntl.h>
 #include <unistd.h>

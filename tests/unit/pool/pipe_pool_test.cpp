@@ -1,5 +1,5 @@
 // The pipe pool: nonblocking pipes sized as asked, reuse of empty pipes only.
-#include "zcnet/pipe_pool.hpp"
+#include "zcnet/pool/pipe_pool.hpp"
 
 #include <fcntl.h>
 #include <sys/ioctl.h>

@@ -10,7 +10,7 @@
 #include "sys/mmap_posix.hpp"
 #include "sys/rw_posix.hpp"
 #include "sys/sigpipe_posix.hpp"
-#include "zcnet/capabilities.hpp"
+#include "zcnet/sys/sigpipe.hpp"
 
 namespace zcnet {
 namespace {

@@ -44,12 +44,15 @@ TEST(UringRing, MoveTransfersOwnership) {
   EXPECT_EQ(b.fd(), -1);  // NOLINT(bugprone-use-after-move)
 }
 
-TEST(UringRing, ProbeKnowsBasicOpcodes) {
+TEST(UringRing, InitWithParams_ReportsTheKernelsQueueSizes) {
   sys::UringRing ring;
-  if (ring.init(4) < 0) GTEST_SKIP() << "io_uring not available";
-  EXPECT_TRUE(sys::uring_opcode_supported(IORING_OP_NOP));
-  EXPECT_TRUE(sys::uring_opcode_supported(IORING_OP_SPLICE));
-  EXPECT_FALSE(sys::uring_opcode_supported(255));
+  io_uring_params p{};
+  p.flags = IORING_SETUP_CQSIZE;
+  p.cq_entries = 64;
+  if (int rc = ring.init(8, p); rc < 0) GTEST_SKIP() << "io_uring not available: " << -rc;
+  EXPECT_EQ(p.sq_entries, 8u);
+  EXPECT_EQ(p.cq_entries, 64u);
+  EXPECT_GE(ring.fd(), 0);
 }
 
 }  // namespace

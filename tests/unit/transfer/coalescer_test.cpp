@@ -1,4 +1,4 @@
-#include "zcnet/coalescer.hpp"
+#include "zcnet/transfer/coalescer.hpp"
 
 #include <gtest/gtest.h>
 #include <sys/socket.h>

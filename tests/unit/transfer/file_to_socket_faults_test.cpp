@@ -12,7 +12,7 @@
 #include <tuple>
 
 #include "strategy_driver.hpp"
-#include "zcnet/capabilities.hpp"
+#include "zcnet/sys/capabilities.hpp"
 
 namespace zcnet {
 namespace {
@@ -49,7 +49,7 @@ void expect_no_fatal_signal_pending() {
 class FileToSocketFault : public ::testing::TestWithParam<StrategyKind> {
  protected:
   void SetUp() override {
-    if (!Capabilities::probe().allows(GetParam()))
+    if (!allows(Capabilities::probe(), GetParam()))
       GTEST_SKIP() << to_string(GetParam()) << " not available here";
   }
 };

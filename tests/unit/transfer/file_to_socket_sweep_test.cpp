@@ -4,7 +4,7 @@
 #include <tuple>
 
 #include "strategy_driver.hpp"
-#include "zcnet/capabilities.hpp"
+#include "zcnet/sys/capabilities.hpp"
 
 namespace zcnet {
 namespace {
@@ -15,7 +15,7 @@ constexpr StrategyKind kFileToSocketKinds[] = {StrategyKind::ReadWrite, Strategy
                                                StrategyKind::Sendfile, StrategyKind::Splice};
 
 void skip_unless_supported(StrategyKind k) {
-  if (!Capabilities::probe().allows(k)) GTEST_SKIP() << to_string(k) << " not available here";
+  if (!allows(Capabilities::probe(), k)) GTEST_SKIP() << to_string(k) << " not available here";
 }
 
 std::string kind_name(StrategyKind k) {

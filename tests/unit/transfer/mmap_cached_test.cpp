@@ -5,7 +5,7 @@
 #include <unistd.h>
 
 #include "support.hpp"
-#include "zcnet/transfer.hpp"
+#include "zcnet/transfer/transfer.hpp"
 
 namespace zcnet {
 namespace {

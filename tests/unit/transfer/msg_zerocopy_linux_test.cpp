@@ -4,9 +4,9 @@
 
 #include "strategy_driver.hpp"
 #include "support.hpp"
-#include "zcnet/capabilities.hpp"
-#include "zcnet/pool.hpp"
-#include "zcnet/strategy.hpp"
+#include "zcnet/pool/buffer_pool.hpp"
+#include "zcnet/sys/capabilities.hpp"
+#include "zcnet/transfer/strategy.hpp"
 
 namespace zcnet {
 namespace {

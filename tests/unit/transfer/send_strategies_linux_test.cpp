@@ -11,8 +11,8 @@
 
 #include "strategy_driver.hpp"
 #include "support.hpp"
-#include "zcnet/capabilities.hpp"
-#include "zcnet/strategy.hpp"
+#include "zcnet/sys/capabilities.hpp"
+#include "zcnet/transfer/strategy.hpp"
 
 namespace zcnet {
 namespace {
@@ -23,7 +23,7 @@ using test::Receiver;
 using test::TempFile;
 
 void skip_unless_allowed(StrategyKind k) {
-  if (!Capabilities::probe().allows(k))
+  if (!allows(Capabilities::probe(), k))
     GTEST_SKIP() << to_string(k) << " is not available on this kernel";
 }
 
@@ -179,7 +179,7 @@ TEST_P(SendStrategy, BudgetedSteps_StopNearTheBudgetAndResume) {
 
 TEST_P(SendStrategy, CapabilityOff_FactoryRefusesWithEopnotsupp) {
   Harness h;
-  const Capabilities caps = Capabilities::probe().without(GetParam());
+  const Capabilities caps = without(Capabilities::probe(), GetParam());
   h.ctx.caps = &caps;
   auto bytes = test::pattern(100);
   auto [c, s] = test::tcp_pair();

@@ -19,10 +19,10 @@
 #include <vector>
 
 #include "support.hpp"
-#include "zcnet/capabilities.hpp"
-#include "zcnet/pipe_pool.hpp"
-#include "zcnet/pool.hpp"
-#include "zcnet/strategy.hpp"
+#include "zcnet/pool/buffer_pool.hpp"
+#include "zcnet/pool/pipe_pool.hpp"
+#include "zcnet/sys/capabilities.hpp"
+#include "zcnet/transfer/strategy.hpp"
 
 namespace zcnet::test {
 

@@ -1,5 +1,5 @@
 // The Transfer: choice recorded, fallbacks lossless, header corked with the body.
-#include "zcnet/transfer.hpp"
+#include "zcnet/transfer/transfer.hpp"
 
 #include <gtest/gtest.h>
 #include <sys/socket.h>
@@ -44,7 +44,7 @@ class TransferFallback : public ::testing::TestWithParam<StrategyKind> {};
 
 TEST_P(TransferFallback, CapabilityOff_FallsBackByteExact) {
   const StrategyKind k = GetParam();
-  Engine engine(with_caps(Capabilities::probe().without(k)));
+  Engine engine(with_caps(without(Capabilities::probe(), k)));
   TempFile f = TempFile::with_pattern(1 << 20);
   auto [c, s] = test::tcp_pair();
   Receiver rx(std::move(s));
@@ -74,7 +74,7 @@ INSTANTIATE_TEST_SUITE_P(EveryKernelMechanism, TransferFallback,
                          });
 
 TEST(Transfer, ForcedWithoutFallback_CapabilityOff_IsTypedError) {
-  Engine engine(with_caps(Capabilities::probe().without(StrategyKind::Splice)));
+  Engine engine(with_caps(without(Capabilities::probe(), StrategyKind::Splice)));
   TempFile f = TempFile::with_pattern(4096);
   auto [c, s] = test::tcp_pair();
   TransferOptions o;

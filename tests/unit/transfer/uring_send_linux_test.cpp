@@ -5,9 +5,9 @@
 
 #include "strategy_driver.hpp"
 #include "support.hpp"
-#include "zcnet/capabilities.hpp"
-#include "zcnet/pool.hpp"
-#include "zcnet/strategy.hpp"
+#include "zcnet/pool/buffer_pool.hpp"
+#include "zcnet/sys/capabilities.hpp"
+#include "zcnet/transfer/strategy.hpp"
 
 namespace zcnet {
 namespace {
@@ -20,7 +20,7 @@ using test::TempFile;
 class UringSendZc : public ::testing::Test {
  protected:
   void SetUp() override {
-    if (!Capabilities::probe().allows(StrategyKind::UringSendZc))
+    if (!allows(Capabilities::probe(), StrategyKind::UringSendZc))
       GTEST_SKIP() << "io_uring send_zc not available";
   }
 };

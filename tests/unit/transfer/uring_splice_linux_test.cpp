@@ -8,9 +8,9 @@
 
 #include "strategy_driver.hpp"
 #include "support.hpp"
-#include "zcnet/capabilities.hpp"
-#include "zcnet/pipe_pool.hpp"
-#include "zcnet/strategy.hpp"
+#include "zcnet/pool/pipe_pool.hpp"
+#include "zcnet/sys/capabilities.hpp"
+#include "zcnet/transfer/strategy.hpp"
 
 namespace zcnet {
 namespace {
@@ -23,7 +23,7 @@ using test::TempFile;
 class UringSplice : public ::testing::Test {
  protected:
   void SetUp() override {
-    if (!Capabilities::probe().allows(StrategyKind::UringSplice))
+    if (!allows(Capabilities::probe(), StrategyKind::UringSplice))
       GTEST_SKIP() << "io_uring splice not available";
   }
 };
@@ -31,7 +31,7 @@ class UringSplice : public ::testing::Test {
 class UringSpliceSize : public ::testing::TestWithParam<std::tuple<std::size_t, bool>> {
  protected:
   void SetUp() override {
-    if (!Capabilities::probe().allows(StrategyKind::UringSplice))
+    if (!allows(Capabilities::probe(), StrategyKind::UringSplice))
       GTEST_SKIP() << "io_uring splice not available";
   }
 };
@@ -160,7 +160,7 @@ TEST_F(UringSplice, CapabilityOffOrUnsupportedPair_Eopnotsupp) {
   Harness h;
   TempFile f = TempFile::with_pattern(100);
   auto [c, s] = test::tcp_pair();
-  const Capabilities caps = Capabilities::probe().without(StrategyKind::UringSplice);
+  const Capabilities caps = without(Capabilities::probe(), StrategyKind::UringSplice);
   StrategyContext off = h.ctx;
   off.caps = &caps;
   auto made = make_strategy(StrategyKind::UringSplice, FileRange{f.fd()}, Socket{c.get()}, off);

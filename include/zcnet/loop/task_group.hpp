@@ -5,9 +5,9 @@
 #include <cstddef>
 #include <exception>
 
-#include "zcnet/cancel.hpp"
-#include "zcnet/loop.hpp"
-#include "zcnet/task.hpp"
+#include "zcnet/loop/cancel.hpp"
+#include "zcnet/loop/loop.hpp"
+#include "zcnet/loop/task.hpp"
 
 namespace zcnet {
 

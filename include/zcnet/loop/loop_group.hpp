@@ -11,9 +11,9 @@
 #include <thread>
 #include <vector>
 
-#include "zcnet/error.hpp"
-#include "zcnet/loop.hpp"
-#include "zcnet/task.hpp"
+#include "zcnet/loop/loop.hpp"
+#include "zcnet/loop/task.hpp"
+#include "zcnet/sys/error.hpp"
 
 namespace zcnet {
 

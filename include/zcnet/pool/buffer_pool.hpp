@@ -11,7 +11,7 @@
 #include <span>
 #include <vector>
 
-#include "zcnet/error.hpp"
+#include "zcnet/sys/error.hpp"
 
 struct io_uring;
 

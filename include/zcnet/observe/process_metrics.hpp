@@ -2,7 +2,7 @@
 // CPU seconds, resident memory, open and maximum file descriptors, start time.
 #pragma once
 
-#include "zcnet/prometheus.hpp"
+#include "zcnet/observe/prometheus.hpp"
 
 namespace zcnet {
 

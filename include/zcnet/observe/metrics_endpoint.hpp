@@ -11,8 +11,8 @@
 #include <string>
 #include <thread>
 
-#include "zcnet/error.hpp"
-#include "zcnet/fd.hpp"
+#include "zcnet/sys/error.hpp"
+#include "zcnet/sys/fd.hpp"
 
 namespace zcnet {
 

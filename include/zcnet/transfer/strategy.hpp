@@ -9,9 +9,10 @@
 #include <optional>
 #include <string_view>
 
-#include "zcnet/endpoint.hpp"
-#include "zcnet/error.hpp"
-#include "zcnet/stats.hpp"
+#include "zcnet/sys/error.hpp"
+#include "zcnet/sys/readiness.hpp"
+#include "zcnet/transfer/endpoint.hpp"
+#include "zcnet/transfer/stats.hpp"
 
 namespace zcnet {
 
@@ -31,14 +32,12 @@ enum class StrategyKind : std::uint8_t {
 std::string_view to_string(StrategyKind k) noexcept;  // "read-write", "uring-send-zc", ...
 std::optional<StrategyKind> parse_strategy(std::string_view name) noexcept;
 
-enum class Direction : std::uint8_t { Read, Write };
-
-// What a step stopped on: `fd` would block for `dir`. For io_uring strategies the fd is the ring's
-// own fd, readable when completions are waiting.
-struct Wait {
-  int fd = -1;
-  Direction dir = Direction::Read;
-};
+struct Capabilities;
+// Whether this kernel (as probed, less what ZCNET_DISABLE turned off) lets `k` run.
+bool allows(const Capabilities& caps, StrategyKind k) noexcept;
+// A copy with what `k` needs turned off (tests use it to force every fallback path). Read-write
+// and mmap are the floor and stay.
+Capabilities without(Capabilities caps, StrategyKind k) noexcept;
 
 struct Outcome {
   std::uint64_t bytes = 0;  // bytes delivered to the sink during this step
@@ -64,7 +63,6 @@ class Strategy {
 class BufferPool;
 class PipePool;
 class MappingCache;
-struct Capabilities;
 
 // What a strategy may use besides its endpoints. All pointers outlive the strategy.
 struct StrategyContext {

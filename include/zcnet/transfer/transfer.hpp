@@ -6,13 +6,13 @@
 #include <optional>
 #include <span>
 
-#include "zcnet/endpoint.hpp"
-#include "zcnet/mapping_cache.hpp"
-#include "zcnet/pipe_pool.hpp"
-#include "zcnet/pool.hpp"
-#include "zcnet/selector.hpp"
-#include "zcnet/stats.hpp"
-#include "zcnet/strategy.hpp"
+#include "zcnet/pool/buffer_pool.hpp"
+#include "zcnet/pool/mapping_cache.hpp"
+#include "zcnet/pool/pipe_pool.hpp"
+#include "zcnet/transfer/endpoint.hpp"
+#include "zcnet/transfer/selector.hpp"
+#include "zcnet/transfer/stats.hpp"
+#include "zcnet/transfer/strategy.hpp"
 
 namespace zcnet {
 

@@ -8,10 +8,10 @@
 #include <string>
 #include <string_view>
 
-#include "zcnet/capabilities.hpp"
-#include "zcnet/endpoint.hpp"
-#include "zcnet/error.hpp"
-#include "zcnet/strategy.hpp"
+#include "zcnet/sys/capabilities.hpp"
+#include "zcnet/sys/error.hpp"
+#include "zcnet/transfer/endpoint.hpp"
+#include "zcnet/transfer/strategy.hpp"
 
 namespace zcnet {
 

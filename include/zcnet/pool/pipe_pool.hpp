@@ -7,8 +7,8 @@
 #include <mutex>
 #include <vector>
 
-#include "zcnet/error.hpp"
-#include "zcnet/fd.hpp"
+#include "zcnet/sys/error.hpp"
+#include "zcnet/sys/fd.hpp"
 
 namespace zcnet {
 

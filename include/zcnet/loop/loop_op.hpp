@@ -8,8 +8,8 @@
 #include <cstdint>
 #include <limits>
 
-#include "zcnet/cancel.hpp"
-#include "zcnet/strategy.hpp"
+#include "zcnet/loop/cancel.hpp"
+#include "zcnet/sys/readiness.hpp"
 
 namespace zcnet {
 class Loop;

@@ -8,9 +8,9 @@
 #include <span>
 #include <vector>
 
-#include "zcnet/error.hpp"
-#include "zcnet/pool.hpp"
-#include "zcnet/stats.hpp"
+#include "zcnet/pool/buffer_pool.hpp"
+#include "zcnet/sys/error.hpp"
+#include "zcnet/transfer/stats.hpp"
 
 namespace zcnet {
 

@@ -11,7 +11,7 @@
 #include <memory>
 #include <unordered_map>
 
-#include "zcnet/error.hpp"
+#include "zcnet/sys/error.hpp"
 
 namespace zcnet {
 

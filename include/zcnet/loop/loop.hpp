@@ -24,12 +24,12 @@
 #include <string_view>
 #include <type_traits>
 
-#include "zcnet/cancel.hpp"
-#include "zcnet/error.hpp"
-#include "zcnet/fd.hpp"
-#include "zcnet/loop_op.hpp"
-#include "zcnet/stats.hpp"
-#include "zcnet/task.hpp"
+#include "zcnet/loop/cancel.hpp"
+#include "zcnet/loop/loop_op.hpp"
+#include "zcnet/loop/task.hpp"
+#include "zcnet/sys/error.hpp"
+#include "zcnet/sys/fd.hpp"
+#include "zcnet/transfer/stats.hpp"
 
 namespace zcnet {
 
@@ -40,6 +40,9 @@ std::string_view to_string(BackendKind k) noexcept;                        // "e
 std::optional<BackendKind> parse_backend(std::string_view name) noexcept;  // "auto" too
 // True if an io_uring with everything the proactor uses can be set up here (probed once).
 bool uring_backend_available() noexcept;
+// What BackendKind::Auto resolves to here: $ZCNET_BACKEND if set, else io_uring when available,
+// else epoll (poll in the portable build).
+BackendKind auto_backend() noexcept;
 
 struct LoopOptions {
   // Auto: $ZCNET_BACKEND (epoll|uring|poll) if set, else io_uring when the probe allows it,
@@ -236,7 +239,7 @@ class Loop {
  private:
   Loop(LoopOptions options, BackendKind kind, std::unique_ptr<detail::Backend> backend);
   void run_until(const bool* done);
-  bool turn(const bool* done);
+  void turn(const bool* done);
   void arm_timer(detail::Op& op);
 
   LoopOptions options_;
