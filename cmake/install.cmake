@@ -5,6 +5,8 @@ include(CMakePackageConfigHelpers)
 
 install(TARGETS zcnet_cli RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
 install(DIRECTORY ${PROJECT_SOURCE_DIR}/include/zcnet DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
+install(FILES ${PROJECT_BINARY_DIR}/generated/zcnet/version.hpp
+        DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/zcnet)
 get_property(layers GLOBAL PROPERTY ZCNET_LAYERS)
 list(TRANSFORM layers PREPEND zcnet_ OUTPUT_VARIABLE layer_targets)
 install(TARGETS ${layer_targets} zcnet EXPORT zcnetTargets

@@ -34,7 +34,7 @@ function(zcnet_layer name)
   target_include_directories(${target} PUBLIC $<BUILD_INTERFACE:${root}/include>
                                               $<INSTALL_INTERFACE:include>
                                        PRIVATE ${root}/src)
-  target_compile_definitions(${target} PUBLIC ZCNET_VERSION="${PROJECT_VERSION}")
+  target_include_directories(${target} PUBLIC $<BUILD_INTERFACE:${PROJECT_BINARY_DIR}/generated>)
   if(ZCNET_PORTABLE)
     target_compile_definitions(${target} PUBLIC ZCNET_PORTABLE=1)
   endif()

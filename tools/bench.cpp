@@ -15,6 +15,7 @@
 #include <fstream>
 
 #include "load.hpp"
+#include "zcnet/version.hpp"
 
 namespace zcnet::cli {
 

@@ -19,6 +19,7 @@
 #include "bench_server.hpp"
 #include "load.hpp"
 #include "zcnet/sys/capabilities.hpp"
+#include "zcnet/version.hpp"
 
 extern char** environ;
 

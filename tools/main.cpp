@@ -3,6 +3,7 @@
 
 #include "commands.hpp"
 #include "zcnet/sys/sigpipe.hpp"
+#include "zcnet/version.hpp"
 
 int main(int argc, char** argv) {
   // A peer that resets must surface as EPIPE from the syscall, never as a fatal signal.

@@ -4,6 +4,7 @@
 #include <nanobind/stl/string.h>
 
 #include "errors.hpp"
+#include "zcnet/version.hpp"
 
 namespace nb = nanobind;
 

@@ -28,6 +28,7 @@ __all__ = [
     "last_stats",
     "STRATEGIES",
     "ENODATA",
+    "aio",
 ]
 
 #: Strategy names accepted by ``strategy=`` ("auto": the engine's selector decides).
@@ -273,3 +274,7 @@ def serve(
             server.stop()
             server._impl.join(3600.0)
         raise
+
+
+# A plain ``import zcnet`` makes ``zcnet.aio`` reachable as an attribute too.
+from . import aio  # noqa: E402

@@ -5,6 +5,8 @@ from __future__ import annotations
 import errno
 import os
 import socket
+import subprocess
+import sys
 import threading
 import time
 
@@ -284,3 +286,11 @@ def test_buffer_pool_returns_buffers_on_with_exit_and_gc():
     del bufs
     assert pool.stats()["in_use"] == 0
     assert len(pool.acquire(0)) == 4096
+
+
+def test_import_zcnet_makes_aio_an_attribute():
+    # A fresh interpreter: this test process has imported zcnet.aio already.
+    code = "import zcnet, sys; sys.stdout.write(zcnet.aio.sendfile.__module__)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout == "zcnet.aio"
