@@ -39,6 +39,28 @@ int UringRing::init(unsigned entries, io_uring_params& params) noexcept {
   return 0;
 }
 
+int UringRing::submit(std::uint64_t& syscalls) noexcept {
+  for (;;) {
+    ++syscalls;
+    const int rc = io_uring_submit(ring_.get());
+    if (rc >= 0 || (rc != -EINTR && rc != -EAGAIN)) return rc;
+  }
+}
+
+void UringRing::cancel_all() noexcept {
+  if (io_uring_sqe* sqe = io_uring_get_sqe(ring_.get())) {
+    io_uring_prep_cancel64(sqe, 0, IORING_ASYNC_CANCEL_ANY);
+    io_uring_sqe_set_data64(sqe, 0);
+    io_uring_submit(ring_.get());
+  }
+}
+
+void UringRing::wait_for_completion(long long ns) noexcept {
+  __kernel_timespec ts{ns / 1'000'000'000, ns % 1'000'000'000};
+  io_uring_cqe* cqe = nullptr;
+  io_uring_wait_cqe_timeout(ring_.get(), &cqe, &ts);
+}
+
 namespace {
 
 constexpr std::size_t kCachedRings = 16;  // per thread; each costs an fd and a few pages

@@ -4,6 +4,7 @@
 
 #include <liburing.h>
 
+#include <cstdint>
 #include <memory>
 
 namespace zcnet::sys {
@@ -32,6 +33,29 @@ class UringRing {
   io_uring* get() const noexcept { return ring_.get(); }
   // Readable (poll/epoll) when completions are waiting in the CQ ring.
   int fd() const noexcept { return ring_ ? ring_->ring_fd : -1; }
+
+  // io_uring_submit, again after EINTR or EAGAIN; each io_uring_enter is added to `syscalls`.
+  // The number submitted, or -errno when the kernel refused the entries (none reached it).
+  int submit(std::uint64_t& syscalls) noexcept;
+  // Asks the kernel to cancel everything in flight on this ring; the cancel's own completion
+  // carries user_data 0. Best effort: with the submission queue full it does nothing.
+  void cancel_all() noexcept;
+  // Blocks until a completion is posted or `ns` nanoseconds pass.
+  void wait_for_completion(long long ns) noexcept;
+  // Calls fn(cqe) for every completion posted now, then hands their slots back to the kernel.
+  // fn must not submit (a handler that does copies what it needs out first).
+  template <class Fn>
+  unsigned for_each_completion(Fn&& fn) {
+    unsigned head = 0;
+    unsigned seen = 0;
+    io_uring_cqe* cqe = nullptr;
+    io_uring_for_each_cqe(ring_.get(), head, cqe) {
+      ++seen;
+      fn(*cqe);
+    }
+    io_uring_cq_advance(ring_.get(), seen);
+    return seen;
+  }
 
  private:
   void reset() noexcept;

@@ -44,7 +44,6 @@ class MmapStrategy final : public Strategy {
  private:
   std::uint64_t end() const noexcept { return src_.offset + *progress_.limit; }
   std::optional<Error> map_window(std::uint64_t pos);
-  const char* write_op() const noexcept;
   // ENODATA if the file no longer holds the whole range (one fstat; error paths only).
   std::optional<Error> check_truncated() const;
 
@@ -79,17 +78,6 @@ std::optional<Error> MmapStrategy::map_window(std::uint64_t pos) {
   window_begin_ = pos;
   window_end_ = stop;
   return std::nullopt;
-}
-
-const char* MmapStrategy::write_op() const noexcept {
-  switch (kind_of(dst_)) {
-    case EndpointKind::File:
-      return "pwrite";
-    case EndpointKind::Socket:
-      return "send";
-    default:
-      return "write";
-  }
 }
 
 std::optional<Error> MmapStrategy::check_truncated() const {
@@ -138,8 +126,8 @@ Outcome MmapStrategy::step(std::uint64_t budget) {
     if (!w.ok()) {
       // EFAULT: the kernel met a page past the file's end (see the top of this file).
       std::optional<Error> truncated = w.err == EFAULT ? check_truncated() : std::nullopt;
-      out.error =
-          truncated ? std::move(truncated) : Error(w.err, write_op(), describe_pair(src_, dst_));
+      out.error = truncated ? std::move(truncated)
+                            : Error(w.err, write_sink_op(dst_), describe_pair(src_, dst_));
       return out;
     }
     out.bytes += w.n;
@@ -152,7 +140,7 @@ Outcome MmapStrategy::step(std::uint64_t budget) {
         return out;
       }
       if (w.n == 0) {
-        out.error = Error(EIO, write_op(), describe_pair(src_, dst_));
+        out.error = Error(EIO, write_sink_op(dst_), describe_pair(src_, dst_));
         return out;
       }
     }

@@ -43,6 +43,17 @@ std::optional<std::uint64_t> sink_offset(const Sink& dst, std::uint64_t delivere
   return std::nullopt;
 }
 
+const char* write_sink_op(const Sink& dst) noexcept {
+  switch (kind_of(dst)) {
+    case EndpointKind::File:
+      return "pwrite";
+    case EndpointKind::Socket:
+      return "send";
+    default:
+      return "write";
+  }
+}
+
 sys::IoResult write_sink(const Sink& dst, std::uint64_t delivered, const std::byte* buf,
                          std::size_t len, Stats& stats) noexcept {
   ++stats.syscalls;

@@ -48,6 +48,9 @@ Error source_ended(std::string_view op, const Source& src, const Sink& dst, std:
 // The file sink's byte position after `delivered` bytes, or nullopt for pipes and sockets.
 std::optional<std::uint64_t> sink_offset(const Sink& dst, std::uint64_t delivered) noexcept;
 
+// The syscall write_sink() makes for `dst`, for error messages: "pwrite", "send" or "write".
+const char* write_sink_op(const Sink& dst) noexcept;
+
 // One write of `len` bytes to the sink, `delivered` bytes into the transfer: pwrite at the file
 // sink's offset, send (MSG_NOSIGNAL) to a socket, write to a pipe. Counts the syscall.
 sys::IoResult write_sink(const Sink& dst, std::uint64_t delivered, const std::byte* buf,

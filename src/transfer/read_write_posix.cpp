@@ -36,7 +36,6 @@ class ReadWriteStrategy final : public Strategy {
   bool source_finished() const noexcept;
   sys::IoResult read_source(std::byte* buf, std::size_t len) noexcept;
   const char* read_op() const noexcept;
-  const char* write_op() const noexcept;
   void delivered(std::size_t n, Outcome& out) noexcept;
 
   Source src_;
@@ -71,17 +70,6 @@ bool ReadWriteStrategy::source_finished() const noexcept {
 
 const char* ReadWriteStrategy::read_op() const noexcept {
   return kind_of(src_) == EndpointKind::File ? "pread" : "read";
-}
-
-const char* ReadWriteStrategy::write_op() const noexcept {
-  switch (kind_of(dst_)) {
-    case EndpointKind::File:
-      return "pwrite";
-    case EndpointKind::Socket:
-      return "send";
-    default:
-      return "write";
-  }
 }
 
 sys::IoResult ReadWriteStrategy::read_source(std::byte* buf, std::size_t len) noexcept {
@@ -132,7 +120,7 @@ Outcome ReadWriteStrategy::step(std::uint64_t budget) {
         return out;
       }
       if (!w.ok() || w.n == 0) {
-        out.error = Error(w.ok() ? EIO : w.err, write_op(), describe_pair(src_, dst_));
+        out.error = Error(w.ok() ? EIO : w.err, write_sink_op(dst_), describe_pair(src_, dst_));
         return out;
       }
       delivered(w.n, out);

@@ -123,17 +123,10 @@ UringSendStrategy::~UringSendStrategy() {
   }
   // Abandoned mid-flight (error, or the caller gave up): cancel what can be cancelled and collect
   // what completes within a short grace period.
-  io_uring* ring = ring_.get();
-  if (io_uring_sqe* sqe = io_uring_get_sqe(ring)) {
-    io_uring_prep_cancel64(sqe, 0, IORING_ASYNC_CANCEL_ANY);
-    io_uring_sqe_set_data64(sqe, 0);
-    io_uring_submit(ring);
-  }
+  ring_.cancel_all();
   Outcome ignored;
   for (int i = 0; i < 20 && in_flight(); ++i) {
-    __kernel_timespec ts{0, 10'000'000};
-    io_uring_cqe* cqe = nullptr;
-    io_uring_wait_cqe_timeout(ring, &cqe, &ts);
+    ring_.wait_for_completion(10'000'000);
     harvest(ignored);
   }
   // SAFETY: a buffer the kernel may still read is never returned to the pool: lend it without a
@@ -196,42 +189,30 @@ void UringSendStrategy::submit_chain() {
   }
   if (chain_.empty()) return;
   chain_pending_ = chain_.size();
-  for (;;) {
-    ++stats_->syscalls;
-    const int rc = io_uring_submit(ring);
-    if (rc >= 0) return;
-    if (rc != -EINTR && rc != -EAGAIN) {
-      error_ = Error(-rc, "io_uring_submit", route());
-      // Nothing of the chain reached the kernel: take it back so the destructor has no work.
-      for (std::size_t idx : chain_) {
-        Slot& s = slots_[idx];
-        s.in_chain = s.in_flight = false;
-        if (zerocopy_ && s.chunk.buffer) s.chunk.buffer.kernel_done();
-      }
-      chain_.clear();
-      chain_pending_ = 0;
-      return;
+  if (const int rc = ring_.submit(stats_->syscalls); rc < 0) {
+    error_ = Error(-rc, "io_uring_submit", route());
+    // Nothing of the chain reached the kernel: take it back so the destructor has no work.
+    for (std::size_t idx : chain_) {
+      Slot& s = slots_[idx];
+      s.in_chain = s.in_flight = false;
+      if (zerocopy_ && s.chunk.buffer) s.chunk.buffer.kernel_done();
     }
+    chain_.clear();
+    chain_pending_ = 0;
   }
 }
 
 void UringSendStrategy::harvest(Outcome& out) {
-  io_uring* ring = ring_.get();
-  unsigned head = 0;
-  unsigned seen = 0;
-  io_uring_cqe* cqe = nullptr;
-  io_uring_for_each_cqe(ring, head, cqe) {
-    ++seen;
-    const std::uint64_t data = io_uring_cqe_get_data64(cqe);
-    if (data == 0 || data > slots_.size()) continue;  // the destructor's cancel
+  ring_.for_each_completion([&](io_uring_cqe& cqe) {
+    const std::uint64_t data = io_uring_cqe_get_data64(&cqe);
+    if (data == 0 || data > slots_.size()) return;  // the destructor's cancel
     Slot& s = slots_[data - 1];
-    if (cqe->flags & IORING_CQE_F_NOTIF)
-      on_notification(s, *cqe);
+    if (cqe.flags & IORING_CQE_F_NOTIF)
+      on_notification(s, cqe);
     else
-      on_result(s, *cqe, out);
+      on_result(s, cqe, out);
     maybe_free(s);
-  }
-  io_uring_cq_advance(ring, seen);
+  });
 }
 
 void UringSendStrategy::on_result(Slot& s, const io_uring_cqe& cqe, Outcome& out) {

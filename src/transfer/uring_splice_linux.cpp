@@ -78,17 +78,10 @@ UringSpliceStrategy::~UringSpliceStrategy() {
   }
   // A worker may still splice into or out of the pipe: cancel, give it a moment, and if it is
   // still running mark the lease dirty so the pipe is closed instead of pooled.
-  io_uring* ring = ring_.get();
-  if (io_uring_sqe* sqe = io_uring_get_sqe(ring)) {
-    io_uring_prep_cancel64(sqe, 0, IORING_ASYNC_CANCEL_ANY);
-    io_uring_sqe_set_data64(sqe, 0);
-    io_uring_submit(ring);
-  }
+  ring_.cancel_all();
   Outcome ignored;
   for (int i = 0; i < 20 && in_flight_ > 0; ++i) {
-    __kernel_timespec ts{0, 10'000'000};
-    io_uring_cqe* cqe = nullptr;
-    io_uring_wait_cqe_timeout(ring, &cqe, &ts);
+    ring_.wait_for_completion(10'000'000);
     harvest(ignored);
   }
   if (in_flight_ > 0) pipe_.filled(1);
@@ -122,29 +115,18 @@ void UringSpliceStrategy::submit_round() {
                        SPLICE_F_MOVE | (more ? SPLICE_F_MORE : 0));
   io_uring_sqe_set_data64(out, kOut);
   ++in_flight_;
-  for (;;) {
-    ++stats_->syscalls;
-    const int rc = io_uring_submit(ring);
-    if (rc >= 0) return;
-    if (rc != -EINTR && rc != -EAGAIN) {
-      in_flight_ = 0;
-      error_ = Error(-rc, "io_uring_submit", describe_pair(src_, dst_));
-      return;
-    }
+  if (const int rc = ring_.submit(stats_->syscalls); rc < 0) {
+    in_flight_ = 0;
+    error_ = Error(-rc, "io_uring_submit", describe_pair(src_, dst_));
   }
 }
 
 void UringSpliceStrategy::harvest(Outcome& out) {
-  io_uring* ring = ring_.get();
-  unsigned head = 0;
-  unsigned seen = 0;
-  io_uring_cqe* cqe = nullptr;
-  io_uring_for_each_cqe(ring, head, cqe) {
-    ++seen;
-    const std::uint64_t which = io_uring_cqe_get_data64(cqe);
-    if (which != kIn && which != kOut) continue;  // the destructor's cancel
+  ring_.for_each_completion([&](const io_uring_cqe& cqe) {
+    const std::uint64_t which = cqe.user_data;
+    if (which != kIn && which != kOut) return;  // the destructor's cancel
     --in_flight_;
-    const int res = cqe->res;
+    const int res = cqe.res;
     if (res == -EAGAIN) {
       // Only a splice-in that moved nothing, or a splice-out: wait for the socket in question.
       wait_ =
@@ -167,8 +149,7 @@ void UringSpliceStrategy::harvest(Outcome& out) {
       out.bytes += n;
       stats_->bytes += n;
     }
-  }
-  io_uring_cq_advance(ring, seen);
+  });
 }
 
 Outcome UringSpliceStrategy::step(std::uint64_t budget) {

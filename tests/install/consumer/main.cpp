@@ -39,7 +39,8 @@ int main() {
                     (n = ::recv(rx.get(), buf.data(), buf.size(), MSG_DONTWAIT)) > 0;)
       got.append(buf.data(), static_cast<std::size_t>(n));
   }
-  for (ssize_t n; got.size() < bytes.size() && (n = ::recv(rx.get(), buf.data(), buf.size(), 0)) > 0;)
+  for (ssize_t n;
+       got.size() < bytes.size() && (n = ::recv(rx.get(), buf.data(), buf.size(), 0)) > 0;)
     got.append(buf.data(), static_cast<std::size_t>(n));
   if (got != bytes) return std::fprintf(stderr, "bytes differ\n"), 1;
 
