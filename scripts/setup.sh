@@ -29,7 +29,7 @@ if ((${#missing[@]})); then
 fi
 echo "setup: all ${#packages[@]} packages present"
 
-# Python package (issue 6): a venv in build/venv with the build and test tools from PyPI
+# Python package: a venv in build/venv with the build and test tools from PyPI
 # (scikit-build-core + nanobind build the extension; pytest, pytest-asyncio, uvloop test it).
 venv=build/venv
 cd "$(dirname "$0")/.."

@@ -21,7 +21,7 @@ for preset in $presets; do
   env "${env_extra[@]}" ctest --preset "$preset" -j 1
 done
 
-# Python package (issue 6): `pip install .` into build/venv (scripts/setup.sh makes it; build
+# Python package: `pip install .` into build/venv (scripts/setup.sh makes it; build
 # isolation off so pip uses the venv's scikit-build-core and nanobind), then pytest. Runs when
 # ZCNET_TEST_PRESETS is unset or names "python".
 if [ -z "${ZCNET_TEST_PRESETS:-}" ] || [[ " $presets " == *" python "* ]]; then

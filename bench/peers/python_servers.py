@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Python servers side by side (issue 6, item 5), in one run, alternating.
+"""Python servers side by side, in one run, alternating.
 
 (a) A server answers 1 MiB payloads to `zcnet load` (C++, so the server is what is measured; its
     protocol: an 8-byte little-endian length N, then exactly N bytes back, on a persistent

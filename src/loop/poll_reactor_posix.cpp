@@ -1,6 +1,6 @@
-// The poll() backend: the portable floor (DESIGN invariant 2). Level-triggered; each wait polls
-// every fd that has a waiting op, so it suits tens of connections, not thousands. A self-pipe
-// wakes a blocked poll().
+// The poll() backend: the portable floor (docs/architecture.md, invariant 2). Level-triggered; each
+// wait polls every fd that has a waiting op, so it suits tens of connections, not thousands. A
+// self-pipe wakes a blocked poll().
 #include <fcntl.h>
 #include <poll.h>
 #include <unistd.h>

@@ -392,7 +392,8 @@ void UringProactor::handle_multishot(Multishot& m, int res, std::uint32_t flags)
 
 void UringProactor::handle_op(Op& op, int res, std::uint32_t flags) {
   if (op.code == OpCode::SendZc && (flags & IORING_CQE_F_NOTIF)) {
-    // The kernel released the buffer: only now may the task reuse it (DESIGN invariant 3).
+    // The kernel released the buffer: only now may the task reuse it (docs/architecture.md,
+    // invariant 3).
     --op.cqes_pending;
   } else {
     if ((op.code == OpCode::Write || op.code == OpCode::SendZc) && res == -ENOTSOCK &&

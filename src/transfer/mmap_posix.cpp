@@ -115,7 +115,8 @@ Outcome MmapStrategy::step(std::uint64_t budget) {
       }
     }
     // At most a window per call even from the whole-file mapping: a blocking send of 64 MiB in
-    // one call measured 14% slower than 8 MiB calls (1 GiB to a local peer, section 8).
+    // one call measured 14% slower than 8 MiB calls (1 GiB to a local peer; docs/performance.md,
+    // the cached mapping).
     const std::uint64_t len = std::min({window_end_ - pos, budget - out.bytes, kWindowBytes});
     sys::IoResult w = write_sink(dst_, progress_.delivered, window_data_ + (pos - window_begin_),
                                  static_cast<std::size_t>(len), *stats_);

@@ -1,6 +1,7 @@
 // zcnet::Counter: a monotonic count with one writer thread and any number of readers. The writer
 // adds with a relaxed load and store (no read-modify-write, no lock, no fence): near free on the
-// hot path (DESIGN invariant 7). Readers (a metrics scrape) load it relaxed from any thread.
+// hot path (docs/architecture.md, invariant 7). Readers (a metrics scrape) load it relaxed from any
+// thread.
 //
 //   Counter served;             // owned by one worker thread
 //   served.add(bytes);          // on that thread only

@@ -1,5 +1,5 @@
 // Buffer pool: size classes, pre-allocated slabs, move-only handles, and buffers held while the
-// kernel still reads them (DESIGN invariant 3).
+// kernel still reads them (docs/architecture.md, invariant 3).
 #pragma once
 
 #include <chrono>

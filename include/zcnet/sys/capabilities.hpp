@@ -1,4 +1,4 @@
-// What this kernel allows, probed once at runtime (docs/architecture.md, invariant "probed once"):
+// What this kernel allows, probed once at runtime (docs/architecture.md, invariant 5):
 // a missing feature means fallback, never a crash. This is the one io_uring probe and the one
 // reader of ZCNET_DISABLE; the transfer layer maps strategies onto these fields and the loop
 // picks its backend from them.

@@ -1,6 +1,7 @@
 // A strategy is one way to move bytes between two endpoint kinds. It is loop-agnostic
-// (DESIGN invariant 1): it performs syscalls on the fds it was given and reports progress, what it
-// would block on, done, or a typed error. Loops drive strategies; strategies never own a loop.
+// (docs/architecture.md, invariant 1): it performs syscalls on the fds it was given and reports
+// progress, what it would block on, done, or a typed error. Loops drive strategies; strategies
+// never own a loop.
 #pragma once
 
 #include <cstdint>
