@@ -14,6 +14,7 @@
 
 #include "http/path.hpp"
 #include "http/response.hpp"
+#include "sys/anonymous_file.hpp"
 
 namespace zcnet::http {
 
@@ -175,7 +176,7 @@ Plan plan_listing(const Site& site, const char* rel, bool keep_alive, bool http1
   p.keep_alive = keep_alive;
   p.head_bytes = format_head(h, std::time(nullptr), out);
   if (head_only) return p;
-  auto body = anonymous_file();
+  auto body = sys::anonymous_file("zcnet-listing");
   if (!body) return plan_error(500, keep_alive, head_only, out);
   std::size_t off = 0;
   while (off < html.size()) {

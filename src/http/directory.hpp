@@ -21,9 +21,6 @@ Plan plan_directory_redirect(const Request& req, bool keep_alive, bool head_only
 Plan plan_listing(const Site& site, const char* rel, bool keep_alive, bool http10, bool head_only,
                   std::span<char> out);
 
-// An unlinked, anonymous read-write file (memfd on Linux, an unlinked temp file elsewhere).
-Result<UniqueFd> anonymous_file();
-
 namespace detail {
 std::string html_escape(std::string_view s);
 std::string percent_encode(std::string_view s);  // everything but RFC 3986 unreserved bytes
