@@ -4,8 +4,8 @@
 
 #include <span>
 
+#include "http/plan.hpp"
 #include "http/request.hpp"
-#include "http/respond.hpp"
 #include "zcnet/http/server.hpp"
 
 namespace zcnet::http {
