@@ -68,17 +68,6 @@ std::string percent_encode(std::string_view s) {
 
 namespace {
 
-// "http://host/a?b" -> "/a?b" (the Location keeps only the path and query).
-std::string_view origin_form(std::string_view target) {
-  for (std::string_view scheme : {std::string_view("http://"), std::string_view("https://")}) {
-    if (target.size() >= scheme.size() && iequals(target.substr(0, scheme.size()), scheme)) {
-      auto slash = target.find('/', scheme.size());
-      return slash == std::string_view::npos ? std::string_view("/") : target.substr(slash);
-    }
-  }
-  return target;
-}
-
 Plan small_body_response(ResponseHead& h, std::string_view extra_field, std::string_view body,
                          bool head_only, std::span<char> out) {
   h.content_length = body.size();

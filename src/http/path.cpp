@@ -4,29 +4,11 @@
 
 #include <cerrno>
 
-#include "http/request.hpp"
+#include "http/text.hpp"
 
 namespace zcnet::http {
 
 namespace {
-
-int hex_value(char c) noexcept {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
-// "http://host:80/a?b" -> "/a?b"; origin-form is returned as it is.
-std::string_view strip_authority(std::string_view target) {
-  for (std::string_view scheme : {std::string_view("http://"), std::string_view("https://")}) {
-    if (target.size() >= scheme.size() && iequals(target.substr(0, scheme.size()), scheme)) {
-      auto slash = target.find('/', scheme.size());
-      return slash == std::string_view::npos ? std::string_view("/") : target.substr(slash);
-    }
-  }
-  return target;
-}
 
 NormalizedPath refuse(int status) {
   NormalizedPath p;
@@ -36,9 +18,19 @@ NormalizedPath refuse(int status) {
 
 }  // namespace
 
+std::string_view origin_form(std::string_view target) noexcept {
+  for (std::string_view scheme : {std::string_view("http://"), std::string_view("https://")}) {
+    if (istarts_with(target, scheme)) {
+      auto slash = target.find('/', scheme.size());
+      return slash == std::string_view::npos ? std::string_view("/") : target.substr(slash);
+    }
+  }
+  return target;
+}
+
 NormalizedPath normalize_target(std::string_view target, std::span<char> out,
                                 const PathOptions& options) {
-  std::string_view path = strip_authority(target);
+  std::string_view path = origin_form(target);
   if (path.empty() || path.front() != '/') return refuse(400);
   path = path.substr(0, path.find_first_of("?#"));
   if (out.empty()) return refuse(414);

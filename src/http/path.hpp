@@ -23,6 +23,10 @@ struct NormalizedPath {
   int status = 0;               // 0: ok; else 400 (malformed or escaping), 404, 414
 };
 
+// "http://host:80/a?b" -> "/a?b": the path and query of an absolute-form target; origin-form
+// ("/a?b") is returned as it is.
+std::string_view origin_form(std::string_view target) noexcept;
+
 // Writes the root-relative path of `target` ("/a/./b/../c%20d?q" -> "a/c d") into `out`, with no
 // leading slash, no empty, "." or ".." segments, NUL-terminated. Raw ".." segments are resolved
 // (RFC 3986 5.2.4) and refused once they would climb above the root; percent-encoded dots
@@ -31,8 +35,8 @@ struct NormalizedPath {
 NormalizedPath normalize_target(std::string_view target, std::span<char> out,
                                 const PathOptions& options = {});
 
-// HTTP status for an error of sys::open_beneath() (src/sys/open_beneath.hpp): 404 (ENOENT, ENOTDIR, ENAMETOOLONG), 403 (EXDEV,
-// EACCES, EPERM, ELOOP), 503 (EMFILE, ENFILE), else 500.
+// HTTP status for an error of sys::open_beneath() (src/sys/open_beneath.hpp): 404 (ENOENT, ENOTDIR,
+// ENAMETOOLONG), 403 (EXDEV, EACCES, EPERM, ELOOP), 503 (EMFILE, ENFILE), else 500.
 int status_for_open_error(int code) noexcept;
 // The same, and a 500 (an error the server did not expect: ENXIO for a socket file, EIO ...) is
 // logged to stderr naming the target and the errno.
