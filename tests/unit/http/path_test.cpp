@@ -1,8 +1,6 @@
 // normalize_target and sys::open_beneath: every way out of the root is refused.
 #include "http/path.hpp"
 
-#include "sys/open_beneath.hpp"
-
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <sys/stat.h>
@@ -11,6 +9,8 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+
+#include "sys/open_beneath.hpp"
 
 namespace zcnet::http {
 namespace {
