@@ -3,8 +3,8 @@
 // keep-alive allows, then close lingering so a pipelined tail cannot turn the last response into
 // an RST. Each request flows one way through a Connection: the read step fills its Request, plan()
 // turns that into a Response, the send step puts the Response on the wire and says what it Sent,
-// and finish() accounts for it. The steps are plain functions; only serve_connection awaits, so a
-// request costs no coroutine frame of its own.
+// and finish() accounts for it. The steps are plain functions and only serve_connection awaits,
+// so splitting them adds no coroutine frame per request.
 #include <arpa/inet.h>
 #include <fmt/format.h>
 #include <limits.h>
