@@ -1,6 +1,10 @@
-// One connection: read a request into the connection's pool buffer, parse it in place, send the
-// response (a file body as one Transfer with the head corked before it), repeat while keep-alive
-// allows, then close lingering so a pipelined tail cannot turn the last response into an RST.
+// One connection: read a request into the connection's pool buffer and parse it in place, plan
+// the response, send it (a file body as one Transfer with the head corked before it), repeat while
+// keep-alive allows, then close lingering so a pipelined tail cannot turn the last response into
+// an RST. Each request flows one way through a Connection: the read step fills its Request, plan()
+// turns that into a Response, the send step puts the Response on the wire and says what it Sent,
+// and finish() accounts for it. The steps are plain functions and only serve_connection awaits,
+// so splitting them adds no coroutine frame per request.
 #include <arpa/inet.h>
 #include <fmt/format.h>
 #include <limits.h>
@@ -9,8 +13,10 @@
 #include <sys/socket.h>
 
 #include <algorithm>
+#include <array>
 #include <cerrno>
 #include <cstring>
+#include <optional>
 
 #include "http/request.hpp"
 #include "http/respond.hpp"
@@ -54,7 +60,7 @@ bool small_body_fits(const Plan& p, StrategyKind forced, std::size_t chunk) {
 //   sent with MSG_MORE in front of it. It matters with a low-water mark: a body then goes in
 //   pieces, each ending in a short segment, and with Nagle the last piece's short segment waits
 //   for the ACK of the one before, which the peer delays: 30-40 ms stalls at 10 connections
-//   (docs/performance.md section 9).
+//   (docs/performance.md, "TCP_NOTSENT_LOWAT and TCP_NODELAY").
 // - TCP_NOTSENT_LOWAT (`lowat` > 0): see ServerOptions::notsent_lowat.
 void tune_socket(int sock, std::uint32_t lowat) {
   const int one = 1;
@@ -98,22 +104,266 @@ Task<void> close_lingering(Loop& loop, UniqueFd fd, std::span<std::byte> scratch
   loop.close(std::move(fd));
 }
 
-// The strategy for one body: the forced one, else the selector's file->socket policy (with the
-// peer's location asked once per connection), except that a local peer's body the Profile would
-// send with a copy (read-write, or mmap from the cached mapping) goes by sendfile up to
-// server_sendfile_max_bytes: under many connections that is what keeps the server's own CPU per
-// GiB at nginx's (docs/performance.md section 8; the mapping moves more bytes for the machine's
-// CPU but charges the server twice the CPU at 1 MiB x 500-1000).
-StrategyKind body_strategy(const Engine& engine, const ServerOptions& o, std::uint64_t length,
-                           bool peer_local) {
-  if (o.strategy != StrategyKind::Auto) return o.strategy;
-  const Selector& sel = engine.selector();
-  const StrategyKind chosen = sel.choose_file_to_socket(length, peer_local, true).strategy;
-  const bool copies = chosen == StrategyKind::ReadWrite || chosen == StrategyKind::Mmap;
-  if (copies && peer_local && sel.caps().sendfile &&
-      length > sel.profile().local_sendfile_max_bytes && length <= o.server_sendfile_max_bytes)
-    return StrategyKind::Sendfile;
-  return chosen;
+// What the plan step hands to the send step.
+struct Response {
+  Plan plan;
+  SmallBody small;  // when single_write: read already, it leaves with the head in one sendmsg
+  bool single_write = false;
+  Clock::time_point began;  // the request complete, its response about to be planned
+};
+
+// What the send step did: the bytes the socket took (head and body) and what sent the body.
+struct Sent {
+  std::uint64_t bytes = 0;
+  std::size_t strategy_slot = kHeadersOnly;  // metrics: a StrategyKind value, or headers only
+};
+
+// The head (and a small body) without a Transfer: what one nonblocking sendmsg took, and the
+// parts still to write, the head's rest then the body's, once the socket has room.
+struct Writes {
+  std::uint64_t want = 0;
+  std::uint64_t sent = 0;
+  std::array<std::span<const std::byte>, 2> rest;
+  bool finished() const noexcept { return rest[0].empty() && rest[1].empty(); }
+};
+
+// Where the next read of a request goes: the buffer's free tail, until `deadline`.
+struct ReadWant {
+  std::span<std::byte> into;
+  Clock::time_point deadline;
+};
+
+// One connection's state: its pinned Site, its buffer (request bytes in front, the response head
+// in the last kHeadReserve), the current request, and what its peer is.
+class Connection {
+ public:
+  Connection(Worker& w, ConnState& state, int sock, PoolBuffer buf,
+             std::shared_ptr<const Site> site);
+
+  const ServerOptions& options() const noexcept { return o_; }
+  std::span<std::byte> scratch() noexcept { return std::as_writable_bytes(in_); }
+
+  // ---- read: until one request is complete or malformed, or the connection is to close ----
+  void begin_request();
+  std::optional<ReadWant> next_read();  // nullopt: the request is in (or keep is false)
+  void received(const Result<std::size_t>& r);
+
+  // ---- plan: the request's status, head and body ----
+  Response plan();
+
+  // ---- send: without a Transfer (head only, or a small body), or the body as one Transfer ----
+  Writes write_now(const Response& r);
+  Sent written(const Response& r, const Writes& wr);
+  Transfer body_transfer(const Response& r);
+  Sent body_sent(const Response& r, const Transfer& t, const Result<Stats>& result);
+
+  // ---- account: the access log and metrics; keep what a pipelining client sent after it ----
+  void finish(Response& r, const Sent& sent);
+
+  bool keep = true;    // another request may follow on this connection
+  bool linger = true;  // false once the peer is gone or broke the connection
+
+ private:
+  void take_small_body(Response& r, FileCache& cache);
+  std::span<const std::byte> head(const Response& r) const noexcept {
+    return std::as_bytes(out_.first(r.plan.head_bytes));
+  }
+
+  Worker& w_;
+  ConnState& state_;
+  const std::shared_ptr<const Site> site_;  // pinned: a reload applies to later connections
+  const ServerOptions& o_;
+  const int sock_;
+  PoolBuffer buf_;
+  std::span<char> in_;   // request bytes
+  std::span<char> out_;  // the response head
+  char path_[PATH_MAX];  // the resolved path of the current request
+  char peer_[64] = "-";
+  ParseLimits limits_;
+  FileCache::Limits cache_limits_;
+  // Accepted sockets are nonblocking; where the peer is stays put for the connection's life.
+  const bool peer_local_;
+  // The engine's selector in server mode, bounded by this Site's local sendfile maximum.
+  const Selector selector_;
+  Request req_;
+  ParseResult parsed_;
+  Clock::time_point started_;  // the current request's first byte
+  std::size_t have_ = 0;       // request bytes in in_, starting at in_[0]
+  bool first_ = true;          // no request answered yet
+};
+
+Profile server_profile(const Selector& engine_selector, const ServerOptions& o) {
+  Profile p = engine_selector.profile();
+  p.server_local_sendfile_max_bytes = o.server_sendfile_max_bytes;
+  return p;
+}
+
+Connection::Connection(Worker& w, ConnState& state, int sock, PoolBuffer buf,
+                       std::shared_ptr<const Site> site)
+    : w_(w),
+      state_(state),
+      site_(std::move(site)),
+      o_(site_->options()),
+      sock_(sock),
+      buf_(std::move(buf)),
+      peer_local_(peer_is_local(sock)),
+      selector_(w.engine().caps(), server_profile(w.engine().selector(), o_)) {
+  const std::span<char> all(reinterpret_cast<char*>(buf_.data()), buf_.capacity());
+  in_ = all.first(all.size() - kHeadReserve);
+  out_ = all.last(kHeadReserve);
+  if (site_->access_log_fd() >= 0) describe_peer(sock_, peer_);
+  limits_.max_request_line = o_.max_request_line;
+  limits_.max_header_bytes = o_.max_header_bytes;
+  limits_.max_headers = o_.max_headers;
+  cache_limits_.max_entries = o_.open_file_cache_entries;
+  cache_limits_.valid = o_.open_file_cache_valid;
+  tune_socket(sock_, o_.notsent_lowat);
+}
+
+void Connection::begin_request() {
+  parsed_ = parse_request(in_.first(have_), limits_, req_);  // a pipelined one may be in already
+  started_ = Clock::now();
+}
+
+std::optional<ReadWant> Connection::next_read() {
+  if (!keep || parsed_.status != ParseStatus::Incomplete) return std::nullopt;
+  if (have_ == 0 && w_.draining()) {
+    keep = linger = false;
+    return std::nullopt;
+  }
+  Clock::time_point deadline;
+  if (have_ == 0) {
+    state_.phase = first_ ? Phase::Reading : Phase::Idle;
+    deadline = Clock::now() + (first_ ? o_.header_timeout : o_.keepalive_timeout);
+  } else {
+    state_.phase = Phase::Reading;
+    deadline = started_ + o_.header_timeout;
+  }
+  return ReadWant{std::as_writable_bytes(in_.subspan(have_)), deadline};
+}
+
+void Connection::received(const Result<std::size_t>& r) {
+  if (!r || *r == 0) {
+    if (have_ > 0 && !r && r.error().code() == ETIMEDOUT) {
+      // Slowloris: a request that does not complete within the header timeout.
+      Plan p = plan_error(408, false, false, out_);
+      (void)::send(sock_, out_.data(), p.head_bytes, MSG_NOSIGNAL | MSG_DONTWAIT);
+    }
+    keep = linger = false;
+    return;
+  }
+  if (have_ == 0) started_ = Clock::now();
+  have_ += *r;
+  parsed_ = parse_request(in_.first(have_), limits_, req_);
+}
+
+Response Connection::plan() {
+  first_ = false;
+  Response r;
+  r.began = Clock::now();
+  FileCache& cache = w_.file_cache();
+  cache.bind(site_, cache_limits_);
+  if (parsed_.status == ParseStatus::Error) {
+    r.plan = plan_error(parsed_.http_status, false, false, out_);
+    req_.target = {};
+  } else {
+    r.plan = plan_response(*site_, cache, req_, w_.draining(), out_, path_);
+    take_small_body(r, cache);
+  }
+  keep = r.plan.keep_alive;
+  state_.phase = Phase::Sending;
+  return r;
+}
+
+// A small body is read now, so that it leaves with the head in one sendmsg.
+void Connection::take_small_body(Response& r, FileCache& cache) {
+  if (!small_body_fits(r.plan, o_.strategy, o_.chunk_bytes)) return;
+  BufferPool& pool = w_.engine().buffers();
+  auto body = read_small_body(pool, r.plan.body_fd(), r.plan.offset,
+                              static_cast<std::size_t>(r.plan.length));
+  if (!body && body.error().code() == ENODATA && r.plan.cached) {
+    // The file shrank inside the revalidation window: plan again from the file as it is.
+    cache.drop(std::string_view(path_));
+    r.plan = plan_response(*site_, cache, req_, w_.draining(), out_, path_);
+    if (small_body_fits(r.plan, o_.strategy, o_.chunk_bytes))
+      body = read_small_body(pool, r.plan.body_fd(), r.plan.offset,
+                             static_cast<std::size_t>(r.plan.length));
+  }
+  if (body) {
+    r.small = std::move(*body);
+    r.single_write = true;
+  } else if (small_body_fits(r.plan, o_.strategy, o_.chunk_bytes)) {
+    fmt::print(stderr, "zcnet serve: {}: {}\n", req_.target, body.error().message());
+    r.plan = plan_error(500, false, req_.method == Method::Head, out_);
+  }
+}
+
+Writes Connection::write_now(const Response& r) {
+  Writes wr;
+  const auto h = head(r);
+  if (!r.single_write) {  // the head alone: written once the socket has room
+    wr.want = h.size();
+    wr.rest = {h, {}};
+    return wr;
+  }
+  const auto body = r.small.bytes();
+  wr.want = h.size() + body.size();
+  auto n = send_head_and_body(sock_, h, body);
+  if (!n) return wr;  // nothing more to try: sent != want closes the connection
+  wr.sent = *n;
+  // The socket buffer is full: the rest waits for room (rare on a small body).
+  wr.rest = {h.subspan(std::min(*n, h.size())), body.subspan(*n > h.size() ? *n - h.size() : 0)};
+  return wr;
+}
+
+Sent Connection::written(const Response& r, const Writes& wr) {
+  if (wr.sent != wr.want) keep = linger = false;
+  return {wr.sent,
+          r.single_write ? static_cast<std::size_t>(StrategyKind::ReadWrite) : kHeadersOnly};
+}
+
+// The forced strategy, else the selector's choice in server mode, made here with the peer's
+// location asked once per connection (no getpeername per response).
+Transfer Connection::body_transfer(const Response& r) {
+  const Plan& p = r.plan;
+  TransferOptions topts;
+  topts.strategy = o_.strategy;
+  if (o_.strategy == StrategyKind::Auto)
+    topts.choice = selector_.choose_file_to_socket(p.length, peer_local_, /*nonblocking=*/true,
+                                                   SelectorMode::Server);
+  topts.header = head(r);
+  topts.chunk_bytes = o_.chunk_bytes;
+  // One allocation per response (Transfer::State): it keeps Stats at a stable address.
+  return Transfer(w_.engine(), FileRange{p.body_fd(), p.offset, p.length}, Socket{sock_},
+                  std::move(topts));
+}
+
+Sent Connection::body_sent(const Response& r, const Transfer& t, const Result<Stats>& result) {
+  const Sent sent{t.stats().bytes, static_cast<std::size_t>(t.choice().strategy)};
+  const std::uint64_t want = r.plan.head_bytes + r.plan.length;
+  if (result && sent.bytes == want) return sent;
+  keep = linger = false;
+  const bool truncated = result ? sent.bytes < want : result.error().code() == ENODATA;
+  if (truncated)
+    fmt::print(stderr, "zcnet serve: {} ({}): file truncated while sent: {} of {} bytes: {}\n",
+               req_.target, static_cast<const char*>(path_), sent.bytes, want,
+               result ? std::string("ENODATA (source ended early)") : result.error().message());
+  else if (!result && !quiet_error(result.error().code()))
+    fmt::print(stderr, "zcnet serve: {}: {}\n", req_.target, result.error().message());
+  return sent;
+}
+
+void Connection::finish(Response& r, const Sent& sent) {
+  r.plan.file.reset();
+  r.plan.cached.reset();
+  r.small = {};
+  const auto took = Clock::now() - r.began;
+  w_.log_request(peer_, req_.method_name, req_.target, req_.minor, r.plan.status, sent.bytes, took);
+  w_.metrics().record(r.plan.status, sent.strategy_slot, sent.bytes, took);
+  if (parsed_.status == ParseStatus::Complete) {
+    std::memmove(in_.data(), in_.data() + parsed_.consumed, have_ - parsed_.consumed);
+    have_ -= parsed_.consumed;
+  }
 }
 
 }  // namespace
@@ -122,180 +372,55 @@ Task<void> serve_connection(Worker& w, UniqueFd fd) {
   ConnState state;
   Registration reg(w, state);
   Loop& loop = w.loop();
-  // Pinned for the connection's life: a reload (SIGHUP) applies to connections accepted later.
-  const std::shared_ptr<const Site> site = w.site();
-  const ServerOptions& o = site->options();
-  const int sock = fd.get();
-  // The connection's buffer: request bytes in front, the response head in the last kHeadReserve.
-  auto acquired = w.engine().buffers().acquire(o.max_header_bytes + 1 + kHeadReserve);
+  std::shared_ptr<const Site> site = w.site();  // pinned for the connection's life
+  auto acquired = w.engine().buffers().acquire(site->options().max_header_bytes + 1 + kHeadReserve);
   if (!acquired) {
     fmt::print(stderr, "zcnet serve: {}\n", acquired.error().message());
     loop.close(std::move(fd));
     co_return;
   }
-  PoolBuffer buf = std::move(*acquired);
-  const std::span<char> all(reinterpret_cast<char*>(buf.data()), buf.capacity());
-  const std::span<char> in = all.first(all.size() - kHeadReserve);
-  const std::span<char> out = all.last(kHeadReserve);
-  char path[PATH_MAX];  // the resolved path of the current request
-  char peer[64] = "-";
-  if (site->access_log_fd() >= 0) describe_peer(sock, peer);
-  ParseLimits limits;
-  limits.max_request_line = o.max_request_line;
-  limits.max_header_bytes = o.max_header_bytes;
-  limits.max_headers = o.max_headers;
+  const int sock = fd.get();
+  Connection c(w, state, sock, std::move(*acquired), std::move(site));
+  const ServerOptions& o = c.options();
   const CancelToken token = state.cancel.token();
-  // Accepted sockets are nonblocking; where the peer is stays put for the connection's life.
-  const bool peer_local = peer_is_local(sock);
-  tune_socket(sock, o.notsent_lowat);
-  FileCache::Limits cache_limits;
-  cache_limits.max_entries = o.open_file_cache_entries;
-  cache_limits.valid = o.open_file_cache_valid;
-
-  std::size_t have = 0;  // request bytes in `in`, starting at in[0]
-  bool first = true;
-  bool keep = true;
-  bool linger = true;  // false once the peer is gone or broke the connection
-  while (keep) {
-    // ---- read until one request is complete ----
-    Request req;
-    ParseResult pr = parse_request(in.first(have), limits, req);
-    auto started = Clock::now();
-    while (pr.status == ParseStatus::Incomplete) {
-      if (have == 0 && w.draining()) {
-        keep = linger = false;
-        break;
-      }
-      Clock::time_point deadline;
-      if (have == 0) {
-        state.phase = first ? Phase::Reading : Phase::Idle;
-        deadline = Clock::now() + (first ? o.header_timeout : o.keepalive_timeout);
-      } else {
-        state.phase = Phase::Reading;
-        deadline = started + o.header_timeout;
-      }
-      auto r = co_await loop.read(sock, std::as_writable_bytes(in.subspan(have)),
-                                  IoOptions(deadline, token));
-      if (!r || *r == 0) {
-        if (have > 0 && !r && r.error().code() == ETIMEDOUT) {
-          // Slowloris: a request that does not complete within the header timeout.
-          Plan p = plan_error(408, false, false, out);
-          (void)::send(sock, out.data(), p.head_bytes, MSG_NOSIGNAL | MSG_DONTWAIT);
-        }
-        keep = linger = false;
-        break;
-      }
-      if (have == 0) started = Clock::now();
-      have += *r;
-      pr = parse_request(in.first(have), limits, req);
+  while (c.keep) {
+    c.begin_request();
+    while (const auto want = c.next_read()) {
+      const IoOptions io(want->deadline, token);  // named: no temporaries inside co_await
+      auto r = co_await loop.read(sock, want->into, io);
+      c.received(r);
     }
-    if (!keep) break;
-    first = false;
+    if (!c.keep) break;
 
-    // ---- plan and send the response ----
-    const auto t0 = Clock::now();
-    FileCache& cache = w.file_cache();
-    cache.bind(site, cache_limits);
-    Plan plan = pr.status == ParseStatus::Error
-                    ? plan_error(pr.http_status, false, false, out)
-                    : plan_response(*site, cache, req, w.draining(), out, path);
-    if (pr.status == ParseStatus::Error) req.target = {};
-    // ---- a small body is read now and leaves with the head in one sendmsg ----
-    SmallBody small;
-    bool single_write = false;
-    if (small_body_fits(plan, o.strategy, o.chunk_bytes)) {
-      auto body = read_small_body(w.engine().buffers(), plan.body_fd(), plan.offset,
-                                  static_cast<std::size_t>(plan.length));
-      if (!body && body.error().code() == ENODATA && plan.cached) {
-        // The file shrank inside the revalidation window: plan again from the file as it is.
-        cache.drop(std::string_view(path));
-        plan = plan_response(*site, cache, req, w.draining(), out, path);
-        if (small_body_fits(plan, o.strategy, o.chunk_bytes))
-          body = read_small_body(w.engine().buffers(), plan.body_fd(), plan.offset,
-                                 static_cast<std::size_t>(plan.length));
-      }
-      if (body) {
-        small = std::move(*body);
-        single_write = true;
-      } else if (small_body_fits(plan, o.strategy, o.chunk_bytes)) {
-        fmt::print(stderr, "zcnet serve: {}: {}\n", req.target, body.error().message());
-        plan = plan_error(500, false, req.method == Method::Head, out);
-      }
-    }
-    keep = plan.keep_alive;
-    std::uint64_t sent = 0;
-    std::size_t strategy_slot = kHeadersOnly;  // metrics: what sent the body
-    state.phase = Phase::Sending;
-    const auto head = std::as_bytes(out.first(plan.head_bytes));
-    if (single_write) {
-      strategy_slot = static_cast<std::size_t>(StrategyKind::ReadWrite);
-      auto r = send_head_and_body(sock, head, small.bytes());
-      if (r) sent = *r;
-      const std::uint64_t want = head.size() + small.size;
-      if (r && sent < want) {
-        // The socket buffer is full: wait for room and send the rest (rare on a small body).
+    Response response = c.plan();
+
+    Sent sent;
+    if (response.single_write || !response.plan.has_body()) {
+      Writes wr = c.write_now(response);
+      if (!wr.finished()) {
         const IoOptions io = within(o.send_timeout, token);  // named (loop.hpp)
-        if (sent < head.size()) {
-          auto h = co_await loop.write_all(sock, head.subspan(sent), io);
-          if (h) sent = head.size();
-        }
-        if (sent >= head.size()) {
-          auto b = co_await loop.write_all(sock, small.bytes().subspan(sent - head.size()), io);
-          if (b) sent = want;
+        for (const auto part : wr.rest) {
+          if (part.empty()) continue;
+          auto r = co_await loop.write_all(sock, part, io);
+          if (!r) break;
+          wr.sent += part.size();
         }
       }
-      if (sent != want) keep = linger = false;
-    } else if (plan.has_body()) {
-      TransferOptions topts;  // a named local: aggregates with members are not built in co_await
-      topts.strategy = body_strategy(w.engine(), o, plan.length, peer_local);
-      topts.header = head;
-      topts.chunk_bytes = o.chunk_bytes;
-      // One allocation per response (Transfer::State): it keeps Stats at a stable address.
-      Transfer t(w.engine(), FileRange{plan.body_fd(), plan.offset, plan.length}, Socket{sock},
-                 topts);
+      sent = c.written(response, wr);
+    } else {
+      Transfer t = c.body_transfer(response);
       state.sending = &t;
       state.seen_bytes = 0;
       state.last_progress = Clock::now();
       const IoOptions io(token);  // named: no temporaries inside co_await (loop.hpp)
       auto r = co_await transfer(loop, t, io, o.step_budget);
       state.sending = nullptr;
-      sent = t.stats().bytes;
-      strategy_slot = static_cast<std::size_t>(t.choice().strategy);
-      const std::uint64_t want = head.size() + plan.length;
-      if (!r || sent != want) {
-        keep = linger = false;
-        const bool truncated = r ? sent < want : r.error().code() == ENODATA;
-        if (truncated)
-          fmt::print(stderr,
-                     "zcnet serve: {} ({}): file truncated while sent: {} of {} bytes: {}\n",
-                     req.target, static_cast<const char*>(path), sent, want,
-                     r ? std::string("ENODATA (source ended early)") : r.error().message());
-        else if (!r && !quiet_error(r.error().code()))
-          fmt::print(stderr, "zcnet serve: {}: {}\n", req.target, r.error().message());
-      }
-    } else {
-      const IoOptions io = within(o.send_timeout, token);  // named (loop.hpp)
-      auto r = co_await loop.write_all(sock, head, io);
-      if (r)
-        sent = head.size();
-      else
-        keep = linger = false;
+      sent = c.body_sent(response, t, r);
     }
-    plan.file.reset();
-    plan.cached.reset();
-    small = {};
-    const auto took = Clock::now() - t0;
-    w.log_request(peer, req.method_name, req.target, req.minor, plan.status, sent, took);
-    w.metrics().record(plan.status, strategy_slot, sent, took);
-
-    // ---- keep what a pipelining client sent after this request ----
-    if (pr.status == ParseStatus::Complete) {
-      std::memmove(in.data(), in.data() + pr.consumed, have - pr.consumed);
-      have -= pr.consumed;
-    }
+    c.finish(response, sent);
   }
-  if (linger && !token.cancelled())
-    co_await close_lingering(loop, std::move(fd), std::as_writable_bytes(in), token, 1s);
+  if (c.linger && !token.cancelled())
+    co_await close_lingering(loop, std::move(fd), c.scratch(), token, 1s);
   else
     loop.close(std::move(fd));
 }

@@ -14,6 +14,7 @@
 
 #include "http/path.hpp"
 #include "http/response.hpp"
+#include "sys/anonymous_file.hpp"
 
 namespace zcnet::http {
 
@@ -66,17 +67,6 @@ std::string percent_encode(std::string_view s) {
 }  // namespace detail
 
 namespace {
-
-// "http://host/a?b" -> "/a?b" (the Location keeps only the path and query).
-std::string_view origin_form(std::string_view target) {
-  for (std::string_view scheme : {std::string_view("http://"), std::string_view("https://")}) {
-    if (target.size() >= scheme.size() && iequals(target.substr(0, scheme.size()), scheme)) {
-      auto slash = target.find('/', scheme.size());
-      return slash == std::string_view::npos ? std::string_view("/") : target.substr(slash);
-    }
-  }
-  return target;
-}
 
 Plan small_body_response(ResponseHead& h, std::string_view extra_field, std::string_view body,
                          bool head_only, std::span<char> out) {
@@ -175,7 +165,7 @@ Plan plan_listing(const Site& site, const char* rel, bool keep_alive, bool http1
   p.keep_alive = keep_alive;
   p.head_bytes = format_head(h, std::time(nullptr), out);
   if (head_only) return p;
-  auto body = anonymous_file();
+  auto body = sys::anonymous_file("zcnet-listing");
   if (!body) return plan_error(500, keep_alive, head_only, out);
   std::size_t off = 0;
   while (off < html.size()) {

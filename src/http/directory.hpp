@@ -4,8 +4,8 @@
 
 #include <span>
 
+#include "http/plan.hpp"
 #include "http/request.hpp"
-#include "http/respond.hpp"
 #include "zcnet/http/server.hpp"
 
 namespace zcnet::http {
@@ -20,9 +20,6 @@ Plan plan_directory_redirect(const Request& req, bool keep_alive, bool head_only
 // becomes the Plan's file, so it leaves like any other body. Not a hot path: it allocates.
 Plan plan_listing(const Site& site, const char* rel, bool keep_alive, bool http10, bool head_only,
                   std::span<char> out);
-
-// An unlinked, anonymous read-write file (memfd on Linux, an unlinked temp file elsewhere).
-Result<UniqueFd> anonymous_file();
 
 namespace detail {
 std::string html_escape(std::string_view s);

@@ -1,38 +1,14 @@
 #include "http/path.hpp"
 
-#include <fcntl.h>
 #include <fmt/format.h>
-#include <limits.h>
-#include <sys/stat.h>
 
 #include <cerrno>
-#include <cstdlib>
-#include <cstring>
-#include <string>
 
-#include "http/request.hpp"
+#include "http/text.hpp"
 
 namespace zcnet::http {
 
 namespace {
-
-int hex_value(char c) noexcept {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
-// "http://host:80/a?b" -> "/a?b"; origin-form is returned as it is.
-std::string_view strip_authority(std::string_view target) {
-  for (std::string_view scheme : {std::string_view("http://"), std::string_view("https://")}) {
-    if (target.size() >= scheme.size() && iequals(target.substr(0, scheme.size()), scheme)) {
-      auto slash = target.find('/', scheme.size());
-      return slash == std::string_view::npos ? std::string_view("/") : target.substr(slash);
-    }
-  }
-  return target;
-}
 
 NormalizedPath refuse(int status) {
   NormalizedPath p;
@@ -42,9 +18,19 @@ NormalizedPath refuse(int status) {
 
 }  // namespace
 
+std::string_view origin_form(std::string_view target) noexcept {
+  for (std::string_view scheme : {std::string_view("http://"), std::string_view("https://")}) {
+    if (istarts_with(target, scheme)) {
+      auto slash = target.find('/', scheme.size());
+      return slash == std::string_view::npos ? std::string_view("/") : target.substr(slash);
+    }
+  }
+  return target;
+}
+
 NormalizedPath normalize_target(std::string_view target, std::span<char> out,
                                 const PathOptions& options) {
-  std::string_view path = strip_authority(target);
+  std::string_view path = origin_form(target);
   if (path.empty() || path.front() != '/') return refuse(400);
   path = path.substr(0, path.find_first_of("?#"));
   if (out.empty()) return refuse(414);
@@ -124,27 +110,5 @@ int status_for_open_failure(const Error& e, std::string_view target) {
   if (status == 500) fmt::print(stderr, "zcnet serve: 500 for {}: {}\n", target, e.message());
   return status;
 }
-
-namespace detail {
-
-Result<UniqueFd> open_checked_by_realpath(int root_fd, const char* rel) {
-  UniqueFd fd(::openat(root_fd, *rel ? rel : ".", O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY));
-  if (!fd) return last_error("openat", rel);
-  // Error path and fallback only: the kernel lacks openat2, so two readlinks per open.
-  auto real = [](int f) -> std::string {
-    char link[64], buf[PATH_MAX];
-    std::snprintf(link, sizeof link, "/proc/self/fd/%d", f);
-    ssize_t n = ::readlink(link, buf, sizeof buf - 1);
-    return n > 0 ? std::string(buf, static_cast<std::size_t>(n)) : std::string();
-  };
-  std::string root = real(root_fd), file = real(fd.get());
-  if (root.empty() || file.empty()) return Error(EXDEV, "open beneath", rel);
-  if (root == "/") return fd;
-  if (file != root && (file.compare(0, root.size(), root) != 0 || file[root.size()] != '/'))
-    return Error(EXDEV, "open beneath", std::string(rel) + " resolves outside the root");
-  return fd;
-}
-
-}  // namespace detail
 
 }  // namespace zcnet::http

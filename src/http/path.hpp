@@ -1,6 +1,7 @@
 // From a request target to an open file beneath the document root, refusing every way out:
 // `..` past the root, percent-encoded dot segments and slashes, NUL and control bytes, and
-// symlinks that resolve outside the root (openat2 RESOLVE_BENEATH, else a realpath check).
+// symlinks that resolve outside the root (sys::open_beneath: openat2 RESOLVE_BENEATH, else a
+// realpath check).
 #pragma once
 
 #include <cstddef>
@@ -22,6 +23,10 @@ struct NormalizedPath {
   int status = 0;               // 0: ok; else 400 (malformed or escaping), 404, 414
 };
 
+// "http://host:80/a?b" -> "/a?b": the path and query of an absolute-form target; origin-form
+// ("/a?b") is returned as it is.
+std::string_view origin_form(std::string_view target) noexcept;
+
 // Writes the root-relative path of `target` ("/a/./b/../c%20d?q" -> "a/c d") into `out`, with no
 // leading slash, no empty, "." or ".." segments, NUL-terminated. Raw ".." segments are resolved
 // (RFC 3986 5.2.4) and refused once they would climb above the root; percent-encoded dots
@@ -30,21 +35,11 @@ struct NormalizedPath {
 NormalizedPath normalize_target(std::string_view target, std::span<char> out,
                                 const PathOptions& options = {});
 
-// Opens the NUL-terminated root-relative `rel` beneath the directory `root_fd` read-only and
-// nonblocking (a FIFO never blocks the loop). EXDEV: the path (through a symlink) leaves the root.
-Result<UniqueFd> open_beneath(int root_fd, const char* rel);
-
-// HTTP status for an open_beneath() error: 404 (ENOENT, ENOTDIR, ENAMETOOLONG), 403 (EXDEV,
-// EACCES, EPERM, ELOOP), 503 (EMFILE, ENFILE), else 500.
+// HTTP status for an error of sys::open_beneath() (src/sys/open_beneath.hpp): 404 (ENOENT, ENOTDIR,
+// ENAMETOOLONG), 403 (EXDEV, EACCES, EPERM, ELOOP), 503 (EMFILE, ENFILE), else 500.
 int status_for_open_error(int code) noexcept;
 // The same, and a 500 (an error the server did not expect: ENXIO for a socket file, EIO ...) is
 // logged to stderr naming the target and the errno.
 int status_for_open_failure(const Error& e, std::string_view target);
-
-namespace detail {
-// The portable check behind open_beneath: openat(), then the opened file's real path must be
-// below the root's real path.
-Result<UniqueFd> open_checked_by_realpath(int root_fd, const char* rel);
-}  // namespace detail
 
 }  // namespace zcnet::http

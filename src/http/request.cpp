@@ -3,34 +3,11 @@
 // empty lines before the request line).
 #include "http/request.hpp"
 
-#include <cstring>
+#include "http/text.hpp"
 
 namespace zcnet::http {
 
 namespace {
-
-char lower(char c) noexcept {
-  return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
-}
-
-// RFC 9110 5.6.2 tchar.
-bool is_tchar(char c) noexcept {
-  if ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')) return true;
-  return std::strchr("!#$%&'*+-.^_`|~", c) != nullptr && c != '\0';
-}
-
-bool is_token(std::string_view s) noexcept {
-  if (s.empty()) return false;
-  for (char c : s)
-    if (!is_tchar(c)) return false;
-  return true;
-}
-
-std::string_view trim_ows(std::string_view s) noexcept {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
-}
 
 ParseResult fail(int status) {
   return {ParseStatus::Error, status, 0};
@@ -82,16 +59,10 @@ int parse_request_line(std::string_view line, Request& out) {
 int note_content_length(std::string_view v, Request& out) {
   std::optional<std::uint64_t> seen;
   while (!v.empty()) {
-    auto comma = v.find(',');
-    std::string_view item = trim_ows(v.substr(0, comma));
-    v = comma == std::string_view::npos ? std::string_view{} : v.substr(comma + 1);
-    if (item.empty() || item.size() > 18) return 400;
-    std::uint64_t n = 0;
-    for (char c : item) {
-      if (c < '0' || c > '9') return 400;
-      n = n * 10 + static_cast<std::uint64_t>(c - '0');
-    }
-    if (seen && *seen != n) return 400;
+    const std::string_view item = pop_list_item(v);
+    if (item.size() > 18) return 400;  // 18 digits cannot saturate parse_digits
+    const auto n = parse_digits(item);
+    if (!n || (seen && *seen != *n)) return 400;
     seen = n;
   }
   if (!seen) return 400;
@@ -124,23 +95,6 @@ int note_field(std::string_view name, std::string_view value, Request& out) {
 }
 
 }  // namespace
-
-bool iequals(std::string_view a, std::string_view b) noexcept {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i)
-    if (lower(a[i]) != lower(b[i])) return false;
-  return true;
-}
-
-bool has_token(std::string_view list, std::string_view token) noexcept {
-  while (!list.empty()) {
-    auto comma = list.find(',');
-    if (iequals(trim_ows(list.substr(0, comma)), token)) return true;
-    if (comma == std::string_view::npos) break;
-    list.remove_prefix(comma + 1);
-  }
-  return false;
-}
 
 ParseResult parse_request(std::span<const char> bytes, const ParseLimits& limits, Request& out) {
   const std::string_view in(bytes.data(), bytes.size());

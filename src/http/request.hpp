@@ -48,8 +48,4 @@ struct ParseResult {
 // limits is exceeded yet by what is there). Leading empty lines are skipped (RFC 9112 2.2).
 ParseResult parse_request(std::span<const char> in, const ParseLimits& limits, Request& out);
 
-// True if `list` (a comma-separated field value such as Connection) holds `token`, ignoring case.
-bool has_token(std::string_view list, std::string_view token) noexcept;
-bool iequals(std::string_view a, std::string_view b) noexcept;
-
 }  // namespace zcnet::http

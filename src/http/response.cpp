@@ -3,6 +3,8 @@
 #include <cstdio>
 #include <cstring>
 
+#include "http/text.hpp"
+
 namespace zcnet::http {
 
 namespace {
@@ -10,23 +12,6 @@ namespace {
 constexpr const char* kDays[] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
 constexpr const char* kMonths[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
                                    "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
-
-std::string_view trim(std::string_view s) noexcept {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
-}
-
-// 1*DIGIT, saturating at 2^63 so a huge position is simply past every end.
-std::optional<std::uint64_t> parse_digits(std::string_view s) noexcept {
-  if (s.empty()) return std::nullopt;
-  std::uint64_t n = 0;
-  for (char c : s) {
-    if (c < '0' || c > '9') return std::nullopt;
-    n = n > (std::uint64_t{1} << 59) ? (std::uint64_t{1} << 63) : n * 10 + (c - '0');
-  }
-  return n;
-}
 
 // Weak comparison (RFC 9110 8.8.3.2): the opaque tags match, W/ prefixes ignored.
 std::string_view opaque(std::string_view tag) noexcept {
@@ -78,24 +63,20 @@ bool not_modified(const Request& req, const Validators& v) noexcept {
   if (!req.if_none_match.empty()) {
     // If-None-Match wins; If-Modified-Since is then ignored (RFC 9110 13.2.2).
     std::string_view list = req.if_none_match;
-    if (trim(list) == "*") return true;
-    while (!list.empty()) {
-      auto comma = list.find(',');
-      if (opaque(trim(list.substr(0, comma))) == v.etag_view()) return true;
-      if (comma == std::string_view::npos) break;
-      list.remove_prefix(comma + 1);
-    }
+    if (trim_ows(list) == "*") return true;
+    while (!list.empty())
+      if (opaque(pop_list_item(list)) == v.etag_view()) return true;
     return false;
   }
   if (!req.if_modified_since.empty()) {
-    auto since = parse_http_date(trim(req.if_modified_since));
+    auto since = parse_http_date(trim_ows(req.if_modified_since));
     return since && v.last_modified <= *since;  // an invalid date is ignored
   }
   return false;
 }
 
 bool if_range_allows(std::string_view if_range, const Validators& v) noexcept {
-  if_range = trim(if_range);
+  if_range = trim_ows(if_range);
   if (if_range.empty()) return true;
   if (if_range.front() == '"') return if_range == v.etag_view();  // strong comparison
   if (if_range.starts_with("W/")) return false;                   // weak never matches here
@@ -105,20 +86,17 @@ bool if_range_allows(std::string_view if_range, const Validators& v) noexcept {
 
 ByteRange parse_range(std::string_view value, std::uint64_t size) noexcept {
   ByteRange full;
-  value = trim(value);
-  if (value.size() < 6 || !iequals(value.substr(0, 6), "bytes=")) return full;
+  value = trim_ows(value);
+  if (!istarts_with(value, "bytes=")) return full;
   value.remove_prefix(6);
   std::string_view spec;
   int specs = 0;
   while (!value.empty()) {
-    auto comma = value.find(',');
-    std::string_view item = trim(value.substr(0, comma));
+    const std::string_view item = pop_list_item(value);
     if (!item.empty()) {
       spec = item;
       ++specs;
     }
-    if (comma == std::string_view::npos) break;
-    value.remove_prefix(comma + 1);
   }
   if (specs != 1) return full;  // none, or a multi-range: the whole representation
   auto dash = spec.find('-');

@@ -5,7 +5,7 @@
 #include <unistd.h>
 
 #include "http/metrics.hpp"
-#include "http/path.hpp"
+#include "sys/open_beneath.hpp"
 #include "zcnet/http/server.hpp"
 
 namespace zcnet::http {
@@ -23,7 +23,7 @@ Result<std::shared_ptr<const Site>> Site::create(ServerOptions options) {
 }
 
 Result<UniqueFd> Site::open_file(const char* rel) const {
-  if (!options_.allow_symlinks_outside) return open_beneath(root_.get(), rel);
+  if (!options_.allow_symlinks_outside) return sys::open_beneath(root_.get(), rel);
   // `rel` is normalized (no "..", no leading '/'), so only a symlink can lead out, as allowed.
   UniqueFd fd(
       ::openat(root_.get(), *rel ? rel : ".", O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY));

@@ -34,6 +34,7 @@ Result<Profile> Profile::load(const std::string& path) {
   read("local_mmap_min_bytes", p.local_mmap_min_bytes);
   read("remote_sendfile_min_bytes", p.remote_sendfile_min_bytes);
   read("zerocopy_min_bytes", p.zerocopy_min_bytes);
+  read("server_local_sendfile_max_bytes", p.server_local_sendfile_max_bytes);
   return p;
 }
 
@@ -47,7 +48,8 @@ Result<void> Profile::save(const std::string& path) const {
                    {"local_mapped_max_bytes", local_mapped_max_bytes},
                    {"local_mmap_min_bytes", local_mmap_min_bytes},
                    {"remote_sendfile_min_bytes", remote_sendfile_min_bytes},
-                   {"zerocopy_min_bytes", zerocopy_min_bytes}};
+                   {"zerocopy_min_bytes", zerocopy_min_bytes},
+                   {"server_local_sendfile_max_bytes", server_local_sendfile_max_bytes}};
   out << j.dump(2) << '\n';
   if (!out) return Error(EIO, "save profile", path);
   return {};

@@ -48,9 +48,9 @@ Choice file_to_socket_policy(const Capabilities& caps, const Profile& prof, bool
       return {StrategyKind::Mmap, "file->local socket: one copy from the cached whole-file mapping",
               size};
     if (n >= prof.local_mmap_min_bytes) {
-      // Measured (docs/performance.md, section 1): on a nonblocking socket stepped by a loop,
-      // sendfile's median beat mmap's for large files (1.28x over 6 alternating runs) at less
-      // CPU; one blocking sendfile call over the whole file lost to mmap (0.72x).
+      // Measured (docs/performance.md, "File -> loopback socket, by size"): on a nonblocking socket
+      // stepped by a loop, sendfile's median beat mmap's for large files (1.28x over 6 alternating
+      // runs) at less CPU; one blocking sendfile call over the whole file lost to mmap (0.72x).
       if (caps.sendfile && nonblocking)
         return {StrategyKind::Sendfile,
                 "file->local nonblocking socket: at or above the large-file threshold", size};
@@ -67,6 +67,22 @@ Choice file_to_socket_policy(const Capabilities& caps, const Profile& prof, bool
     return {StrategyKind::Sendfile, "file->remote socket: at or above the sendfile threshold",
             size};
   return {StrategyKind::ReadWrite, "file->remote socket: below the sendfile threshold", size};
+}
+
+// Server mode: a body for a local peer that the general policy would copy (read-write, or mmap
+// from the cached mapping) goes by sendfile above the sendfile window up to the server's bound.
+Choice server_file_to_socket_policy(const Capabilities& caps, const Profile& prof, bool peer_local,
+                                    bool nonblocking, std::optional<std::uint64_t> size) {
+  Choice c = file_to_socket_policy(caps, prof, peer_local, nonblocking, size);
+  const std::uint64_t n = size.value_or(0);
+  const bool copies = c.strategy == StrategyKind::ReadWrite || c.strategy == StrategyKind::Mmap;
+  if (copies && peer_local && caps.sendfile && n > prof.local_sendfile_max_bytes &&
+      n <= prof.server_local_sendfile_max_bytes)
+    return {StrategyKind::Sendfile,
+            "server mode: file->local socket above the sendfile window, within the server's "
+            "sendfile bound: sendfile instead of a copy",
+            size};
+  return c;
 }
 
 Choice splice_or_copy(const Capabilities& caps, std::optional<std::uint64_t> size) {
@@ -117,7 +133,9 @@ Choice Selector::choose(const Source& src, const Sink& dst, std::optional<std::u
 }
 
 Choice Selector::choose_file_to_socket(std::optional<std::uint64_t> size, bool peer_local,
-                                       bool nonblocking) const {
+                                       bool nonblocking, SelectorMode mode) const {
+  if (mode == SelectorMode::Server)
+    return server_file_to_socket_policy(*caps_, profile_, peer_local, nonblocking, size);
   return file_to_socket_policy(*caps_, profile_, peer_local, nonblocking, size);
 }
 

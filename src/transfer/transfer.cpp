@@ -151,7 +151,10 @@ Transfer::Transfer(Engine& engine, Source src, Sink dst, TransferOptions options
   }
   StrategyKind forced = s.opts.strategy;
   if (s.opts.mirror && forced == StrategyKind::Auto) forced = StrategyKind::Tee;
-  s.choice = engine.selector().choose(s.src, s.dst, s.ctx.limit, forced);
+  if (s.opts.choice && forced == StrategyKind::Auto)
+    s.choice = *s.opts.choice;
+  else
+    s.choice = engine.selector().choose(s.src, s.dst, s.ctx.limit, forced);
   if (s.opts.mirror && s.opts.strategy == StrategyKind::Auto)
     s.choice.reason = "a mirror was asked for: tee duplicates the pipe without a copy";
   // A file sink takes the body right after the header.

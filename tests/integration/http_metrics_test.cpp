@@ -113,8 +113,9 @@ namespace zcnet::test {
 namespace {
 
 // The default choice per body, seen through the metrics: 64 KiB + 1 is inside the engine's
-// sendfile window, 1 MiB is above it but within server_sendfile_max_bytes (2 MiB), so sendfile;
-// 5 MiB goes by the engine's Profile (mmap from the cached mapping to a local peer).
+// sendfile window, 1 MiB is above it but within the selector's server-mode bound
+// (--local-sendfile-max, 2 MiB), so sendfile; 5 MiB goes by the engine's Profile (mmap from the
+// cached mapping to a local peer).
 TEST_P(HttpMetrics, DefaultChoice_SendfileUpToTwoMebibytesThenTheCachedMapping) {
   if (!Capabilities::probe().sendfile) GTEST_SKIP() << "no sendfile in this build";
   write_file(root_ + "/f1048576.bin", pattern(1 << 20, 9));

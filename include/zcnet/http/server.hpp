@@ -34,28 +34,20 @@ struct ServerOptions {
   std::size_t max_request_line = 4096;                  // 414 beyond
   std::size_t max_header_bytes = 8192;                  // 431 beyond
   std::size_t max_headers = 64;                         // 431 beyond
-  // Bytes per connection per turn, like nginx's sendfile_max_chunk (2m): a 512 KiB budget cost
-  // sendfile twice the CPU per GiB on loopback (docs/performance.md section 5).
+  // The options below are nginx-style tuning; each one's measurements are in docs/serve.md and
+  // docs/performance.md ("`zcnet serve` against nginx", "TCP_NOTSENT_LOWAT and TCP_NODELAY").
+  // Bytes per connection per loop turn (nginx: sendfile_max_chunk): a smaller budget costs
+  // sendfile more CPU per GiB.
   std::uint64_t step_budget = 2 * 1024 * 1024;
-  // Bodies for a local peer that the engine's Profile would send with a copy (read-write, or mmap
-  // from the worker's cached mapping, above its sendfile window) go by sendfile up to this size:
-  // with 500-1000 connections sendfile kept the server's CPU per GiB at nginx's at 1 MiB, where
-  // the mapping moved 1.3x the bytes for twice the server's CPU; at 16 MiB sendfile moved too few
-  // bytes (docs/performance.md, sections 5 and 8). 0 leaves every choice to the Profile.
+  // Local-peer bodies the selector would copy go by sendfile up to this size (the selector's
+  // server mode, Profile::server_local_sendfile_max_bytes): it keeps the server's CPU per GiB at
+  // nginx's under many connections. 0 leaves every choice to the Profile's general rules.
   std::uint64_t server_sendfile_max_bytes = 2 * 1024 * 1024;
-  // Buffer-based strategies' chunk (one buffer per response in flight), like nginx's
-  // output_buffers: 16 MiB bodies by read-write to 100-1000 loopback clients moved 1.25-1.56x the
-  // bytes with 256 KiB chunks as with 64 KiB (docs/performance.md section 5), for 256 MiB of
-  // buffers per 1000 responses in flight.
+  // Chunk of the buffer strategies, one per response in flight (nginx: output_buffers): larger
+  // chunks move large bodies faster, for more buffer memory.
   std::size_t chunk_bytes = 256 * 1024;
-  // TCP_NOTSENT_LOWAT on every accepted socket: the socket takes more body bytes (and reports
-  // itself writable) only while fewer than this many wait unsent in it, so a response is fed as
-  // the peer takes it instead of parking megabytes per connection in socket buffers. With 500-1000
-  // loopback clients that moved 1.3-2.0x the bytes per second at 1-16 MiB for 0.5-0.7x the
-  // machine's CPU per GiB and a lower median latency; the server's own share rose, because the
-  // TCP work nginx leaves to its clients is then done in its own context (docs/performance.md
-  // section 9). Needs TCP_NODELAY, which serve sets too. 0 leaves the kernel's default
-  // (net.ipv4.tcp_notsent_lowat, unlimited unless set).
+  // TCP_NOTSENT_LOWAT on every accepted socket, so a body is fed as the peer takes it instead of
+  // parked in socket buffers (with TCP_NODELAY, which serve sets too). 0: the kernel's default.
   std::uint32_t notsent_lowat = 64 * 1024;
   bool allow_dotfiles = false;
   bool autoindex = false;               // list a directory that has no index.html

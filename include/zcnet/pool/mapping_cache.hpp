@@ -1,7 +1,8 @@
 // Whole-file read-only mappings kept across transfers, so that sending the same file again costs
 // neither an mmap nor a munmap (munmap's TLB shootdown is what made per-transfer mapping lose to
-// pread + send; docs/performance.md section 8). With the mapping in place the kernel copies the
-// file's page-cache pages straight into the socket: one copy, as a send from memory.
+// pread + send; docs/performance.md, "File -> loopback socket, by size"). With the mapping in place
+// the kernel copies the file's page-cache pages straight into the socket: one copy, as a send from
+// memory.
 #pragma once
 
 #include <chrono>

@@ -1,6 +1,7 @@
-// The selector picks one strategy per transfer and says why (DESIGN invariant 4). Its thresholds
-// come from a Profile: documented defaults (docs/performance.md) or one that
-// `zcnet bench --calibrate` wrote for this machine.
+// The selector picks one strategy per transfer and says why (docs/architecture.md, Invariants:
+// every choice is recorded). Its thresholds come from a Profile: documented defaults
+// (docs/performance.md, "The selector's profile") or one that `zcnet bench --calibrate` wrote for
+// this machine.
 #pragma once
 
 #include <cstdint>
@@ -18,13 +19,14 @@ namespace zcnet {
 struct Profile {
   // File -> socket whose peer is on this machine (loopback, Unix). The receiver's copy bounds
   // throughput, so the question is which sender path keeps it fed; measured here
-  // (docs/performance.md): read-write below the sendfile window, sendfile inside it (a file that
-  // fits in one GSO segment leaves with no copy at all), then mmap from the engine's cached
-  // whole-file mapping up to local_mapped_max_bytes (one copy, page cache -> socket, and no
-  // mmap/munmap per transfer: 1.2-1.5x read-write's bytes at 0.7-0.8x its CPU, section 8).
-  // Above that, from local_mmap_min_bytes up, mmap+write on a blocking socket and sendfile on a
-  // nonblocking one that a loop steps (one 1 GiB stream: sendfile 6-9.5 GB/s, the mapping
-  // 4.4-5.0), read-write below it. local_mapped_max_bytes = 0 leaves the cached mapping out.
+  // (docs/performance.md, "File -> loopback socket, by size"): read-write below the sendfile
+  // window, sendfile inside it (a file that fits in one GSO segment leaves with no copy at all),
+  // then mmap from the engine's cached whole-file mapping up to local_mapped_max_bytes (one copy,
+  // page cache -> socket, and no mmap/munmap per transfer: 1.2-1.5x read-write's bytes at 0.7-0.8x
+  // its CPU). Above that, from local_mmap_min_bytes up, mmap+write on a blocking socket and
+  // sendfile on a nonblocking one that a loop steps (one 1 GiB stream: sendfile 6-9.5 GB/s, the
+  // mapping 4.4-5.0), read-write below it. local_mapped_max_bytes = 0 leaves the cached mapping
+  // out.
   std::uint64_t local_sendfile_min_bytes = 32 * 1024;
   std::uint64_t local_sendfile_max_bytes = 128 * 1024;
   std::uint64_t local_mapped_max_bytes = 256ull << 20;
@@ -36,6 +38,12 @@ struct Profile {
   // Memory -> socket: MSG_ZEROCOPY only pays off from about this size (kernel msg_zerocopy doc:
   // ~10 KB) and only to a remote peer (loopback always copies).
   std::uint64_t zerocopy_min_bytes = 64 * 1024;
+  // Server mode (SelectorMode::Server) only: a body for a local peer that the rules above would
+  // send with a copy (read-write, or mmap from the cached mapping, above the sendfile window)
+  // goes by sendfile up to this size, which keeps a server's own CPU per GiB at nginx's under
+  // hundreds of connections (docs/performance.md, "The selector's profile"). 0: server mode
+  // chooses as the general one does.
+  std::uint64_t server_local_sendfile_max_bytes = 2 * 1024 * 1024;
 
   static Profile defaults() { return {}; }
   // JSON object with the field names above; unknown keys ignored, missing keys keep defaults.
@@ -58,6 +66,10 @@ struct Choice {
   std::string describe() const;
 };
 
+// Who the choice is for. General: one transfer on its own. Server: one of many responses a server
+// sends at once, where its own CPU per byte counts (Profile::server_local_sendfile_max_bytes).
+enum class SelectorMode : std::uint8_t { General, Server };
+
 class Selector {
  public:
   Selector(const Capabilities& caps, Profile profile) : caps_(&caps), profile_(profile) {}
@@ -68,8 +80,9 @@ class Selector {
                 StrategyKind forced = StrategyKind::Auto) const;
   // The file->socket policy of choose() for a peer whose location and socket mode the caller
   // already knows: a server asks once per connection instead of paying getpeername per response.
-  Choice choose_file_to_socket(std::optional<std::uint64_t> size, bool peer_local,
-                               bool nonblocking) const;
+  // SelectorMode::Server adds the server's rule for local peers (see Profile).
+  Choice choose_file_to_socket(std::optional<std::uint64_t> size, bool peer_local, bool nonblocking,
+                               SelectorMode mode = SelectorMode::General) const;
   // The next strategy after `failed` for this pair (read-write ends every chain); nullopt if
   // `failed` was already the last. A strategy that failed for want of a pool buffer (`error`
   // ENOBUFS) goes to one that needs none instead: sendfile, else splice, for a file to a socket.

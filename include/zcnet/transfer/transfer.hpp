@@ -53,6 +53,10 @@ struct TransferOptions {
   // a sendfile body leave in full segments with no Nagle/delayed-ACK stall. Caller keeps it alive.
   std::span<const std::byte> header;
   std::optional<Sink> mirror;  // tee: a second sink that receives every byte
+  // A choice the caller made with the engine's rules and what it already knows of the endpoints
+  // (Selector::choose_file_to_socket: a server knows its peer per connection, and its mode).
+  // Taken as it is when `strategy` is Auto, so choosing costs no getpeername or fcntl.
+  std::optional<Choice> choice;
 };
 
 class Transfer {

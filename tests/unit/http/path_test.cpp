@@ -1,4 +1,4 @@
-// normalize_target and open_beneath: every way out of the root is refused.
+// normalize_target and sys::open_beneath: every way out of the root is refused.
 #include "http/path.hpp"
 
 #include <fcntl.h>
@@ -9,6 +9,8 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+
+#include "sys/open_beneath.hpp"
 
 namespace zcnet::http {
 namespace {
@@ -76,31 +78,31 @@ class HttpPathOpen : public ::testing::Test {
 };
 
 TEST_F(HttpPathOpen, FileBeneathRoot_Opens) {
-  EXPECT_TRUE(open_beneath(root_.get(), "sub/f.txt"));
-  EXPECT_TRUE(open_beneath(root_.get(), "inside-link"));
-  EXPECT_TRUE(open_beneath(root_.get(), ""));  // the root itself
+  EXPECT_TRUE(sys::open_beneath(root_.get(), "sub/f.txt"));
+  EXPECT_TRUE(sys::open_beneath(root_.get(), "inside-link"));
+  EXPECT_TRUE(sys::open_beneath(root_.get(), ""));  // the root itself
 }
 
 TEST_F(HttpPathOpen, SymlinksLeavingRoot_AreRefusedAs403) {
   for (const char* p : {"abs-link", "rel-link"}) {
-    auto f = open_beneath(root_.get(), p);
+    auto f = sys::open_beneath(root_.get(), p);
     ASSERT_FALSE(f) << p;
     EXPECT_EQ(status_for_open_error(f.error().code()), 403) << p << f.error().message();
   }
 }
 
 TEST_F(HttpPathOpen, RealpathFallback_RefusesTheSameLinks) {
-  EXPECT_TRUE(detail::open_checked_by_realpath(root_.get(), "sub/f.txt"));
-  EXPECT_TRUE(detail::open_checked_by_realpath(root_.get(), "inside-link"));
+  EXPECT_TRUE(sys::open_checked_by_realpath(root_.get(), "sub/f.txt"));
+  EXPECT_TRUE(sys::open_checked_by_realpath(root_.get(), "inside-link"));
   for (const char* p : {"abs-link", "rel-link"}) {
-    auto f = detail::open_checked_by_realpath(root_.get(), p);
+    auto f = sys::open_checked_by_realpath(root_.get(), p);
     ASSERT_FALSE(f) << p;
     EXPECT_EQ(f.error().code(), EXDEV);
   }
 }
 
 TEST_F(HttpPathOpen, Missing_Is404) {
-  auto f = open_beneath(root_.get(), "nope");
+  auto f = sys::open_beneath(root_.get(), "nope");
   ASSERT_FALSE(f);
   EXPECT_EQ(status_for_open_error(f.error().code()), 404);
 }

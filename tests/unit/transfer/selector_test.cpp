@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <vector>
 
 #include "support.hpp"
 
@@ -126,6 +127,116 @@ TEST(Selector, Forced_IsReturnedAsIs) {
   EXPECT_EQ(ch.reason, "forced by the caller");
 }
 
+// Server mode, pinned case by case with the default Profile (sendfile window 32-128 KiB, cached
+// mapping up to 256 MiB, server bound 2 MiB) for a nonblocking socket, as serve asks.
+struct ServerCase {
+  const char* name;
+  std::uint64_t size;
+  bool peer_local;
+  bool sendfile;
+  StrategyKind expect;
+  const char* reason_part;
+};
+
+TEST(SelectorServerMode, EachSizeAndPeer_ChoosesAsTheServerRuleSays) {
+  const Profile p = Profile::defaults();
+  ASSERT_EQ(p.server_local_sendfile_max_bytes, 2u << 20);
+  const std::uint64_t bound = p.server_local_sendfile_max_bytes;
+  const ServerCase cases[] = {
+      {"local, inside the sendfile window", 64 * 1024, true, true, StrategyKind::Sendfile,
+       "inside the sendfile window"},
+      {"local, just above the sendfile window", p.local_sendfile_max_bytes + 1, true, true,
+       StrategyKind::Sendfile, "server mode"},
+      {"local, 1 MiB", 1 << 20, true, true, StrategyKind::Sendfile, "server mode"},
+      {"local, at the bound", bound, true, true, StrategyKind::Sendfile, "server mode"},
+      {"local, just above the bound", bound + 1, true, true, StrategyKind::Mmap, "cached"},
+      {"local, 5 MiB", 5 << 20, true, true, StrategyKind::Mmap, "cached"},
+      {"local, below the sendfile window", p.local_sendfile_min_bytes - 1, true, true,
+       StrategyKind::ReadWrite, "outside the sendfile window"},
+      {"local, 1 MiB, sendfile unavailable", 1 << 20, true, false, StrategyKind::Mmap, "cached"},
+      {"local, 64 KiB, sendfile unavailable", 64 * 1024, true, false, StrategyKind::ReadWrite,
+       "outside the sendfile window"},
+      {"remote, 1 MiB", 1 << 20, false, true, StrategyKind::Sendfile,
+       "at or above the sendfile threshold"},
+      {"remote, below its sendfile threshold", p.remote_sendfile_min_bytes - 1, false, true,
+       StrategyKind::ReadWrite, "below the sendfile threshold"},
+      {"remote, 1 MiB, sendfile unavailable", 1 << 20, false, false, StrategyKind::ReadWrite,
+       "sendfile unavailable"},
+  };
+  for (const ServerCase& c : cases) {
+    const Capabilities caps = c.sendfile ? all_on() : without(all_on(), StrategyKind::Sendfile);
+    const Choice ch =
+        Selector(caps, p).choose_file_to_socket(c.size, c.peer_local, true, SelectorMode::Server);
+    EXPECT_EQ(ch.strategy, c.expect) << c.name << ": " << ch.reason;
+    EXPECT_NE(ch.reason.find(c.reason_part), std::string::npos) << c.name << ": " << ch.reason;
+    EXPECT_EQ(ch.size, c.size) << c.name;
+  }
+}
+
+TEST(SelectorServerMode, GeneralMode_KeepsTheCopyAboveTheSendfileWindow) {
+  const Choice ch = Selector(all_on(), Profile::defaults())
+                        .choose_file_to_socket(1 << 20, true, true, SelectorMode::General);
+  EXPECT_EQ(ch.strategy, StrategyKind::Mmap) << ch.reason;
+}
+
+TEST(SelectorServerMode, BoundZero_ChoosesAsGeneralMode) {
+  Profile p = Profile::defaults();
+  p.server_local_sendfile_max_bytes = 0;
+  const Selector sel(all_on(), p);
+  for (std::uint64_t n : {std::uint64_t{64 * 1024}, std::uint64_t{1} << 20, std::uint64_t{5} << 20})
+    EXPECT_EQ(sel.choose_file_to_socket(n, true, true, SelectorMode::Server).strategy,
+              sel.choose_file_to_socket(n, true, true, SelectorMode::General).strategy)
+        << n;
+}
+
+TEST(SelectorServerMode, LargerBound_TakesSendfileFurther) {
+  Profile p = Profile::defaults();
+  p.server_local_sendfile_max_bytes = 8 << 20;
+  const Choice ch =
+      Selector(all_on(), p).choose_file_to_socket(5 << 20, true, true, SelectorMode::Server);
+  EXPECT_EQ(ch.strategy, StrategyKind::Sendfile) << ch.reason;
+}
+
+// The rule serve applied before server mode existed (general choice, then sendfile for a local
+// copy above the sendfile window up to the bound), against server mode, over sizes on and around
+// every threshold, both peers, both socket modes, with and without sendfile, three bounds and a
+// calibrated-looking profile.
+TEST(SelectorServerMode, MatchesTheServersFormerRule_EveryCombination) {
+  Profile calibrated;
+  calibrated.local_sendfile_min_bytes = 64 * 1024;
+  calibrated.local_sendfile_max_bytes = 512 * 1024;
+  calibrated.local_mapped_max_bytes = 0;
+  calibrated.local_mmap_min_bytes = 4 << 20;
+  for (Profile p : {Profile::defaults(), calibrated}) {
+    for (std::uint64_t bound : {std::uint64_t{0}, std::uint64_t{2} << 20, std::uint64_t{8} << 20}) {
+      p.server_local_sendfile_max_bytes = bound;
+      std::vector<std::uint64_t> sizes = {0, 1, 4096, 32 << 20, 300ull << 20, 1ull << 30};
+      for (std::uint64_t t :
+           {p.local_sendfile_min_bytes, p.local_sendfile_max_bytes, p.local_mapped_max_bytes,
+            p.local_mmap_min_bytes, p.remote_sendfile_min_bytes, bound})
+        for (std::uint64_t d : {std::uint64_t{0}, std::uint64_t{1}, std::uint64_t{2}})
+          sizes.insert(sizes.end(), {t + d, t > d ? t - d : 0});
+      for (bool sendfile : {true, false}) {
+        const Capabilities caps = sendfile ? all_on() : without(all_on(), StrategyKind::Sendfile);
+        const Selector sel(caps, p);
+        for (bool local : {true, false})
+          for (bool nonblocking : {true, false})
+            for (std::uint64_t n : sizes) {
+              StrategyKind former = sel.choose_file_to_socket(n, local, nonblocking).strategy;
+              const bool copies = former == StrategyKind::ReadWrite || former == StrategyKind::Mmap;
+              if (copies && local && caps.sendfile && n > p.local_sendfile_max_bytes && n <= bound)
+                former = StrategyKind::Sendfile;
+              EXPECT_EQ(
+                  sel.choose_file_to_socket(n, local, nonblocking, SelectorMode::Server).strategy,
+                  former)
+                  << "size " << n << " local " << local << " nonblocking " << nonblocking
+                  << " sendfile " << sendfile << " bound " << bound;
+            }
+      }
+    }
+  }
+}
+
 TEST(Selector, FallbackChains_EndInReadWrite) {
   Capabilities caps = all_on();
   Selector sel(caps, {});
@@ -159,12 +270,14 @@ TEST(Profile, SaveThenLoad_RoundTrips_AndBadFileIsTypedError) {
   p.local_mmap_min_bytes = 12345;
   p.local_sendfile_max_bytes = 999;
   p.zerocopy_min_bytes = 777;
+  p.server_local_sendfile_max_bytes = 4242;
   ASSERT_TRUE(p.save(f.path()));
   auto q = Profile::load(f.path());
   ASSERT_TRUE(q) << q.error().message();
   EXPECT_EQ(q->local_mmap_min_bytes, 12345u);
   EXPECT_EQ(q->zerocopy_min_bytes, 777u);
   EXPECT_EQ(q->local_sendfile_max_bytes, 999u);
+  EXPECT_EQ(q->server_local_sendfile_max_bytes, 4242u);
   EXPECT_EQ(q->remote_sendfile_min_bytes, Profile{}.remote_sendfile_min_bytes);
 
   ASSERT_EQ(::pwrite(f.fd(), "not json", 8, 0), 8);

@@ -39,6 +39,45 @@ TEST(Transfer, Auto_FileToLocalSocket_RecordsChoiceAndIsByteExact) {
   EXPECT_TRUE(t.done());
 }
 
+// A choice the caller made (a server, with its peer known per connection) is taken as it is,
+// reason included, when the strategy is Auto.
+TEST(Transfer, CallersChoice_IsTakenAsItIs_AndIsByteExact) {
+  Engine engine(with_caps(Capabilities::probe()));
+  TempFile f = TempFile::with_pattern(1 << 20);
+  auto [c, s] = test::tcp_pair();
+  Receiver rx(std::move(s));
+  TransferOptions o;
+  o.choice = engine.selector().choose_file_to_socket(f.size(), true, false);
+  ASSERT_EQ(o.choice->strategy, StrategyKind::Mmap) << o.choice->reason;
+  o.choice->strategy = StrategyKind::ReadWrite;  // not what choose() would say for this pair
+  o.choice->reason = "the caller's reason";
+  Transfer t(engine, FileRange{f.fd()}, Socket{c.get()}, o);
+  auto stats = run_blocking(t);
+  ASSERT_TRUE(stats) << stats.error().message();
+  c.reset();
+  auto got = rx.wait();
+  EXPECT_EQ(got.bytes, f.size());
+  EXPECT_EQ(got.hash, f.hash());
+  EXPECT_EQ(t.choice().strategy, StrategyKind::ReadWrite);
+  EXPECT_EQ(t.choice().reason, "the caller's reason");
+}
+
+TEST(Transfer, ForcedStrategy_WinsOverTheCallersChoice) {
+  Engine engine(with_caps(Capabilities::probe()));
+  TempFile f = TempFile::with_pattern(64 * 1024);
+  auto [c, s] = test::tcp_pair();
+  Receiver rx(std::move(s));
+  TransferOptions o;
+  o.strategy = StrategyKind::ReadWrite;
+  o.choice = Choice{StrategyKind::Mmap, "the caller's reason", f.size()};
+  Transfer t(engine, FileRange{f.fd()}, Socket{c.get()}, o);
+  ASSERT_TRUE(run_blocking(t));
+  c.reset();
+  EXPECT_EQ(rx.wait().bytes, f.size());
+  EXPECT_EQ(t.choice().strategy, StrategyKind::ReadWrite);
+  EXPECT_EQ(t.choice().reason, "forced by the caller");
+}
+
 // Every forced strategy whose capability is switched off falls back without losing a byte.
 class TransferFallback : public ::testing::TestWithParam<StrategyKind> {};
 

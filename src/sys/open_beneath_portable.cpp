@@ -1,10 +1,10 @@
 // Without openat2: open, then check that the file's real path lies below the root's.
-#include "http/path.hpp"
+#include "sys/open_beneath.hpp"
 
-namespace zcnet::http {
+namespace zcnet::sys {
 
 Result<UniqueFd> open_beneath(int root_fd, const char* rel) {
-  return detail::open_checked_by_realpath(root_fd, rel);
+  return open_checked_by_realpath(root_fd, rel);
 }
 
-}  // namespace zcnet::http
+}  // namespace zcnet::sys

@@ -5,13 +5,13 @@
 
 #include <string>
 
-#include "http/directory.hpp"
+#include "sys/anonymous_file.hpp"
 
-namespace zcnet::http {
+namespace zcnet::sys {
 
-Result<UniqueFd> anonymous_file() {
+Result<UniqueFd> anonymous_file(const char* name) {
   const char* dir = ::getenv("TMPDIR");
-  std::string path = std::string(dir && *dir ? dir : "/tmp") + "/zcnet-listing-XXXXXX";
+  std::string path = std::string(dir && *dir ? dir : "/tmp") + "/" + name + "-XXXXXX";
   UniqueFd fd(::mkstemp(path.data()));
   if (!fd) return last_error("mkstemp", path);
   ::unlink(path.c_str());
@@ -19,4 +19,4 @@ Result<UniqueFd> anonymous_file() {
   return fd;
 }
 
-}  // namespace zcnet::http
+}  // namespace zcnet::sys

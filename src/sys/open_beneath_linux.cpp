@@ -8,9 +8,9 @@
 #include <atomic>
 #include <cerrno>
 
-#include "http/path.hpp"
+#include "sys/open_beneath.hpp"
 
-namespace zcnet::http {
+namespace zcnet::sys {
 
 Result<UniqueFd> open_beneath(int root_fd, const char* rel) {
   // Latched once the kernel says ENOSYS (before 5.6, or filtered by seccomp).
@@ -28,7 +28,7 @@ Result<UniqueFd> open_beneath(int root_fd, const char* rel) {
       break;
     }
   }
-  return detail::open_checked_by_realpath(root_fd, rel);
+  return open_checked_by_realpath(root_fd, rel);
 }
 
-}  // namespace zcnet::http
+}  // namespace zcnet::sys
