@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "commands.hpp"
-#include "load.hpp"
+#include "sizes.hpp"
 
 namespace zcnet::cli {
 

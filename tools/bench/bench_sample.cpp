@@ -15,9 +15,9 @@
 #include <fstream>
 #include <thread>
 
-#include "bench.hpp"
-#include "bench_server.hpp"
-#include "load.hpp"
+#include "bench/bench.hpp"
+#include "bench/bench_server.hpp"
+#include "bench/load.hpp"
 #include "zcnet/sys/capabilities.hpp"
 
 extern char** environ;

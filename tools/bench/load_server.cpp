@@ -10,9 +10,9 @@
 #include <future>
 #include <mutex>
 
-#include "bench_server.hpp"
+#include "bench/bench_server.hpp"
+#include "bench/load.hpp"
 #include "commands.hpp"
-#include "load.hpp"
 #include "stop_signals.hpp"
 
 namespace zcnet::cli {

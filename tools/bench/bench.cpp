@@ -6,7 +6,7 @@
 //   backend axis:     --axis-strategies on every --backends entry (center size, concurrency).
 // Each cell runs --runs times, the runs of all cells interleaved (A B A B), and reports the
 // median with min-max, and ratios to the --baseline strategy at the same point.
-#include "bench.hpp"
+#include "bench/bench.hpp"
 
 #include <fmt/format.h>
 #include <unistd.h>
@@ -14,7 +14,7 @@
 #include <chrono>
 #include <fstream>
 
-#include "load.hpp"
+#include "bench/load.hpp"
 
 namespace zcnet::cli {
 
