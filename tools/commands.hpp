@@ -38,8 +38,6 @@ T check(Result<T> r) {
 // "127.0.0.1:9000", "localhost:9000", "[::1]:9000" -> a connected / listening TCP socket.
 Result<UniqueFd> connect_to(const std::string& host_port);
 Result<UniqueFd> listen_on(const std::string& host_port, int backlog = 1024);
-// Port a listening socket is bound to (for --listen HOST:0).
-std::uint16_t local_port(int fd);
 
 // The addresses HOST:PORT resolves to, in getaddrinfo's order (for Loop::dial).
 struct Address {

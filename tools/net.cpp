@@ -1,5 +1,4 @@
 #include <netdb.h>
-#include <netinet/in.h>
 #include <sys/socket.h>
 
 #include <cerrno>
@@ -78,14 +77,6 @@ Result<UniqueFd> listen_on(const std::string& host_port, int backlog) {
   }
   ::freeaddrinfo(*res);
   return last;
-}
-
-std::uint16_t local_port(int fd) {
-  sockaddr_storage ss{};
-  socklen_t len = sizeof ss;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&ss), &len);
-  if (ss.ss_family == AF_INET6) return ntohs(reinterpret_cast<sockaddr_in6&>(ss).sin6_port);
-  return ntohs(reinterpret_cast<sockaddr_in&>(ss).sin_port);
 }
 
 Result<std::vector<Address>> resolve(const std::string& host_port) {
