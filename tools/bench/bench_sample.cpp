@@ -18,6 +18,8 @@
 #include "bench/bench.hpp"
 #include "bench/bench_server.hpp"
 #include "bench/load.hpp"
+#include "report.hpp"
+#include "sysctl.hpp"
 #include "zcnet/sys/capabilities.hpp"
 
 extern char** environ;
@@ -274,12 +276,6 @@ nlohmann::json describe_machine() {
     std::string key;
     in >> key >> mem_kb;
   }
-  auto sysctl = [](const char* path) {
-    std::ifstream in(path);
-    std::string v;
-    std::getline(in, v);
-    return v;
-  };
   rlimit nofile{};
   ::getrlimit(RLIMIT_NOFILE, &nofile);
   const Capabilities& caps = Capabilities::probe();
@@ -298,14 +294,15 @@ nlohmann::json describe_machine() {
       {"capabilities",
        {{"sendfile", caps.sendfile}, {"splice", caps.splice}, {"msg_zerocopy", caps.msg_zerocopy}}},
       {"sysctl",
-       {{"net.core.wmem_max", sysctl("/proc/sys/net/core/wmem_max")},
-        {"net.core.rmem_max", sysctl("/proc/sys/net/core/rmem_max")},
-        {"net.core.optmem_max", sysctl("/proc/sys/net/core/optmem_max")},
-        {"net.ipv4.tcp_wmem", sysctl("/proc/sys/net/ipv4/tcp_wmem")},
-        {"net.ipv4.tcp_rmem", sysctl("/proc/sys/net/ipv4/tcp_rmem")},
-        {"net.ipv4.tcp_mem", sysctl("/proc/sys/net/ipv4/tcp_mem")},
-        {"net.ipv4.tcp_notsent_lowat", sysctl("/proc/sys/net/ipv4/tcp_notsent_lowat")},
-        {"kernel.perf_event_paranoid", sysctl("/proc/sys/kernel/perf_event_paranoid")}}},
+       // Named as `zcnet doctor` names them.
+       {{"wmem_max", read_sysctl("net.core.wmem_max")},
+        {"rmem_max", read_sysctl("net.core.rmem_max")},
+        {"optmem_max", read_sysctl("net.core.optmem_max")},
+        {"tcp_wmem", read_sysctl("net.ipv4.tcp_wmem")},
+        {"tcp_rmem", read_sysctl("net.ipv4.tcp_rmem")},
+        {"tcp_mem_pages", read_sysctl("net.ipv4.tcp_mem")},
+        {"tcp_notsent_lowat", read_sysctl("net.ipv4.tcp_notsent_lowat")},
+        {"perf_event_paranoid", read_sysctl("kernel.perf_event_paranoid")}}},
       {"perf_counters", perf_avail}};
 }
 
