@@ -1,5 +1,5 @@
 // `zcnet bench`: a server (loop thread in this process) and `zcnet load` (child process) over
-// loopback, sweeping one variable at a time around a center cell (docs/performance.md section 6):
+// loopback, sweeping one variable at a time around a center cell (docs/bench.md, "The sweep"):
 //   strategy axis:    every --strategies entry at the center size, concurrency and backend;
 //   size axis:        --axis-strategies at every --sizes entry (center concurrency, backend);
 //   concurrency axis: --axis-strategies at every --concurrency entry (center size, backend);
