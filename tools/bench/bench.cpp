@@ -86,7 +86,8 @@ std::vector<CellSpec> plan(const BenchArgs& a) {
     if (v == 0 || v > 100000) throw std::runtime_error("--concurrency: 1..100000");
     return static_cast<unsigned>(v);
   });
-  const auto backends = parse_list<BackendKind>(a.backends, "--backends", backend_named);
+  const auto backends = parse_list<BackendKind>(
+      a.backends, "--backends", [](const std::string& s) { return backend_named(s, false); });
   // The center: the named size / concurrency if listed, else the first listed; the first backend.
   const std::uint64_t want_size = parse_size(a.center_size);
   const std::uint64_t c_size =
@@ -328,15 +329,18 @@ void add_bench(CLI::App& app) {
       "server + load generator over loopback, sweeping strategy, size, concurrency and "
       "loop backend one at a time (docs/performance.md section 6)");
   cmd->add_option("--strategies", a->strategies, "strategies at the center cell")
+      ->check(strategy_list_check())
       ->capture_default_str();
   cmd->add_option("--axis-strategies", a->axis_strategies,
                   "strategies run along the size, concurrency and backend axes ('all': every "
                   "--strategies entry, a full grid along each axis)")
+      ->check(strategy_list_check(true))
       ->capture_default_str();
   cmd->add_option("--sizes", a->sizes, "payload sizes (K/M/G = KiB/MiB/GiB)")
       ->capture_default_str();
   cmd->add_option("--concurrency", a->concurrency, "connections")->capture_default_str();
   cmd->add_option("--backends", a->backends, "server loop backends (the first is the center)")
+      ->check(backend_list_check())
       ->capture_default_str();
   cmd->add_option("--center-size", a->center_size, "the size the other axes are swept at")
       ->capture_default_str();
@@ -344,6 +348,7 @@ void add_bench(CLI::App& app) {
                   "the concurrency the other axes are swept at")
       ->capture_default_str();
   cmd->add_option("--baseline", a->baseline, "strategy every other is shown as a ratio to")
+      ->check(strategy_check())
       ->capture_default_str();
   cmd->add_option("--runs", a->runs, "runs per cell (median and min-max reported)")
       ->check(CLI::Range(1u, 100u))
@@ -358,7 +363,7 @@ void add_bench(CLI::App& app) {
                   "bound on the whole sweep: runs that would start later are skipped")
       ->capture_default_str();
   cmd->add_option("--client-backend", a->client_backend, "the load generator's loop backend")
-      ->check(CLI::IsMember({"epoll", "uring", "poll"}))
+      ->check(backend_check())
       ->capture_default_str();
   cmd->add_option("--json", a->json_path, "raw samples + machine description ('' = none)")
       ->capture_default_str();

@@ -134,20 +134,12 @@ Task<Result<void>> exchange(LoadState& s, int fd, const std::array<std::byte, 8>
 }
 
 Task<void> run_connection(LoadState& s) {
-  std::optional<Error> dial_error;
-  UniqueFd fd;
-  for (const Address& a : s.peers) {
-    auto r = co_await s.loop.dial(reinterpret_cast<const sockaddr*>(&a.addr), a.len, s.io);
-    if (r) {
-      fd = std::move(*r);
-      break;
-    }
-    dial_error = Error(r.error().code(), "connect", s.args.connect);
-  }
-  if (!fd) {
-    note_error(s, dial_error ? *dial_error : Error(EADDRNOTAVAIL, "connect", s.args.connect));
+  auto dialed = co_await dial_any(s.loop, s.peers, s.args.connect, s.io);
+  if (!dialed) {
+    note_error(s, dialed.error());
     co_return;
   }
+  UniqueFd fd = std::move(*dialed);
   const auto request = encode_load_request(s.size);
   while (more_requests(s)) {
     const auto t0 = Clock::now();
@@ -264,9 +256,7 @@ void add_load(CLI::App& app) {
   cmd->add_option("--timeout", a->timeout,
                   "--requests mode: seconds the whole run may take (default 30)")
       ->check(CLI::PositiveNumber);
-  cmd->add_option("--backend", a->backend,
-                  "event loop backend: epoll (default; poll in a portable build), uring, poll")
-      ->check(CLI::IsMember({"auto", "epoll", "uring", "io_uring", "poll"}));
+  add_backend_option(cmd, a->backend);  // default: kDefaultLoadBackend
   cmd->add_option("--read-size", a->read_size_text,
                   "bytes asked for per read of a response (default 256K; wrk reads 8K)");
   cmd->add_flag("--json", a->json, "print one JSON object");
