@@ -326,8 +326,8 @@ void add_bench(CLI::App& app) {
   auto a = std::make_shared<BenchArgs>();
   auto* cmd = app.add_subcommand(
       "bench",
-      "server + load generator over loopback, sweeping strategy, size, concurrency and "
-      "loop backend one at a time (docs/performance.md section 6)");
+      "measure the strategies against each other over loopback, one variable at a time "
+      "(docs/bench.md)");
   cmd->add_option("--strategies", a->strategies, "strategies at the center cell")
       ->check(strategy_list_check())
       ->capture_default_str();

@@ -54,10 +54,9 @@ void run_load_server(const LoadServerArgs& a) {
 
 void add_load_server(CLI::App& app) {
   auto a = std::make_shared<LoadServerArgs>();
-  auto* cmd = app.add_subcommand(
-      "load-server",
-      "answer the load protocol (see `zcnet load`) from FILE on 127.0.0.1, printing the port, "
-      "until SIGINT/SIGTERM");
+  auto* cmd = app.add_subcommand("load-server",
+                                 "bench's server on its own: answer `zcnet load` from a file on "
+                                 "127.0.0.1 until SIGINT/SIGTERM");
   cmd->add_option("--file", a->file, "payload file (requests above its size are refused)")
       ->required();
   add_strategy_option(cmd, a->strategy, "the responses");
