@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "options.hpp"
 #include "zcnet/loop/loop.hpp"
 #include "zcnet/sys/error.hpp"
 #include "zcnet/sys/fd.hpp"
@@ -35,11 +36,8 @@ T check(Result<T> r) {
   return std::move(*r);
 }
 
-// "127.0.0.1:9000", "localhost:9000", "[::1]:9000" -> a connected / listening TCP socket.
-Result<UniqueFd> connect_to(const std::string& host_port);
+// "127.0.0.1:9000", "localhost:9000", "[::1]:9000" -> a listening TCP socket.
 Result<UniqueFd> listen_on(const std::string& host_port, int backlog = 1024);
-// Port a listening socket is bound to (for --listen HOST:0).
-std::uint16_t local_port(int fd);
 
 // The addresses HOST:PORT resolves to, in getaddrinfo's order (for Loop::dial).
 struct Address {
@@ -47,13 +45,16 @@ struct Address {
   socklen_t len = 0;
 };
 Result<std::vector<Address>> resolve(const std::string& host_port);
+// A nonblocking socket connected on `loop` to the first of `peers` that accepts (`name`: what
+// errors call it, the HOST:PORT they came from).
+Task<Result<UniqueFd>> dial_any(Loop& loop, const std::vector<Address>& peers,
+                                const std::string& name, IoOptions io = {});
 
-// `--backend epoll|uring|poll|auto` (default: $ZCNET_BACKEND, else the probe's choice).
-void add_backend_option(CLI::App* cmd, std::string& backend);
-// A loop on that backend; throws (naming the backend) if it cannot run here.
-std::unique_ptr<Loop> create_loop(const std::string& backend);
-// A strategy (not tee) or a concrete backend (not auto) by name; throws naming it if unknown.
-StrategyKind strategy_named(const std::string& name);
-BackendKind backend_named(const std::string& name);
+// A file opened for reading, and its size then.
+struct InputFile {
+  UniqueFd fd;
+  std::uint64_t size = 0;
+};
+Result<InputFile> open_input(const std::string& path);
 
 }  // namespace zcnet::cli

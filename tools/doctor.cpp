@@ -2,23 +2,16 @@
 #include <fmt/format.h>
 #include <sys/resource.h>
 
-#include <fstream>
 #include <nlohmann/json.hpp>
 
 #include "commands.hpp"
+#include "sysctl.hpp"
 #include "zcnet/sys/capabilities.hpp"
 #include "zcnet/transfer/selector.hpp"
 
 namespace zcnet::cli {
 
 namespace {
-
-std::string read_proc(const char* path) {
-  std::ifstream in(path);
-  std::string v;
-  std::getline(in, v);
-  return v.empty() ? "unavailable" : v;
-}
 
 void run_doctor(bool json) {
   const Capabilities& c = Capabilities::probe();
@@ -41,13 +34,13 @@ void run_doctor(bool json) {
                    {"io_uring_loop", c.uring_loop},
                    {"loop_backend", to_string(auto_backend())},
                    {"pipe_max_bytes", c.pipe_max_bytes},
-                   {"optmem_max", read_proc("/proc/sys/net/core/optmem_max")},
+                   {"optmem_max", read_sysctl("net.core.optmem_max")},
                    // serve sets its own TCP_NOTSENT_LOWAT (--notsent-lowat); others inherit this
-                   {"tcp_notsent_lowat", read_proc("/proc/sys/net/ipv4/tcp_notsent_lowat")},
-                   {"tcp_wmem", read_proc("/proc/sys/net/ipv4/tcp_wmem")},
-                   {"tcp_rmem", read_proc("/proc/sys/net/ipv4/tcp_rmem")},
-                   {"tcp_mem_pages", read_proc("/proc/sys/net/ipv4/tcp_mem")},
-                   {"io_uring_disabled", read_proc("/proc/sys/kernel/io_uring_disabled")},
+                   {"tcp_notsent_lowat", read_sysctl("net.ipv4.tcp_notsent_lowat")},
+                   {"tcp_wmem", read_sysctl("net.ipv4.tcp_wmem")},
+                   {"tcp_rmem", read_sysctl("net.ipv4.tcp_rmem")},
+                   {"tcp_mem_pages", read_sysctl("net.ipv4.tcp_mem")},
+                   {"io_uring_disabled", read_sysctl("kernel.io_uring_disabled")},
                    {"nofile_soft", nofile.rlim_cur},
                    {"nofile_hard", nofile.rlim_max},
                    {"profile_path", Profile::default_path()},

@@ -1,9 +1,11 @@
+#include <fcntl.h>
 #include <netdb.h>
-#include <netinet/in.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 
 #include <cerrno>
 #include <cstring>
+#include <optional>
 
 #include "commands.hpp"
 
@@ -41,26 +43,6 @@ Result<addrinfo*> resolve(const std::string& host_port, bool passive) {
 
 }  // namespace
 
-Result<UniqueFd> connect_to(const std::string& host_port) {
-  auto res = resolve(host_port, false);
-  if (!res) return std::move(res).error();
-  Error last(ECONNREFUSED, "connect", host_port);
-  for (addrinfo* a = *res; a; a = a->ai_next) {
-    UniqueFd fd(::socket(a->ai_family, a->ai_socktype | SOCK_CLOEXEC, a->ai_protocol));
-    if (!fd) {
-      last = last_error("socket", host_port);
-      continue;
-    }
-    if (::connect(fd.get(), a->ai_addr, a->ai_addrlen) == 0) {
-      ::freeaddrinfo(*res);
-      return fd;
-    }
-    last = last_error("connect", host_port);
-  }
-  ::freeaddrinfo(*res);
-  return last;
-}
-
 Result<UniqueFd> listen_on(const std::string& host_port, int backlog) {
   auto res = resolve(host_port, true);
   if (!res) return std::move(res).error();
@@ -80,12 +62,23 @@ Result<UniqueFd> listen_on(const std::string& host_port, int backlog) {
   return last;
 }
 
-std::uint16_t local_port(int fd) {
-  sockaddr_storage ss{};
-  socklen_t len = sizeof ss;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&ss), &len);
-  if (ss.ss_family == AF_INET6) return ntohs(reinterpret_cast<sockaddr_in6&>(ss).sin6_port);
-  return ntohs(reinterpret_cast<sockaddr_in&>(ss).sin_port);
+Task<Result<UniqueFd>> dial_any(Loop& loop, const std::vector<Address>& peers,
+                                const std::string& name, IoOptions io) {
+  std::optional<Error> last;
+  for (const Address& a : peers) {
+    auto fd = co_await loop.dial(reinterpret_cast<const sockaddr*>(&a.addr), a.len, io);
+    if (fd) co_return std::move(*fd);
+    last = Error(fd.error().code(), "connect", name);
+  }
+  co_return last ? std::move(*last) : Error(EADDRNOTAVAIL, "connect", name);
+}
+
+Result<InputFile> open_input(const std::string& path) {
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd) return last_error("open", path);
+  struct stat st {};
+  if (::fstat(fd.get(), &st) != 0) return last_error("fstat", path);
+  return InputFile{std::move(fd), static_cast<std::uint64_t>(st.st_size)};
 }
 
 Result<std::vector<Address>> resolve(const std::string& host_port) {

@@ -245,7 +245,8 @@ void run_recv(const RecvArgs& a) {
   StopSignals signals;
   signals.listen([l] { l->request_shutdown(); }, [l] { l->stop(); });
   // Announced once the loop and the handlers are ready: a test may signal as soon as it reads it.
-  fmt::print(stderr, "zcnet recv: listening on port {}\n", local_port(listener.get()));
+  fmt::print(stderr, "zcnet recv: listening on port {}\n",
+             check(zcnet::local_port(listener.get())));
   bool clean = true;
   try {
     loop->block_on(serve(ctx, listener, clean));

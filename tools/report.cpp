@@ -1,13 +1,16 @@
 #include "report.hpp"
 
 #include <fmt/format.h>
-#include <sys/resource.h>
 
 namespace zcnet::cli {
 
 Usage Usage::now() {
   rusage ru{};
   ::getrusage(RUSAGE_SELF, &ru);
+  return of(ru);
+}
+
+Usage Usage::of(const rusage& ru) {
   auto sec = [](const timeval& tv) { return static_cast<double>(tv.tv_sec) + tv.tv_usec / 1e6; };
   return {sec(ru.ru_utime), sec(ru.ru_stime), ru.ru_nvcsw, ru.ru_nivcsw};
 }

@@ -1,6 +1,8 @@
 // What `zcnet send` and `zcnet recv` print: one line pair for people, one JSON object for tools.
 #pragma once
 
+#include <sys/resource.h>
+
 #include <nlohmann/json.hpp>
 #include <string>
 
@@ -14,6 +16,7 @@ struct Usage {
   long voluntary_switches = 0, involuntary_switches = 0;
 
   static Usage now();
+  static Usage of(const rusage& ru);  // e.g. a child's, from wait4
   Usage since(const Usage& start) const;
 };
 

@@ -1,10 +1,8 @@
 // `zcnet send`: a file to a TCP peer over N parallel connections (like iperf3 -P), all driven by
 // one event loop. The file is cut into N contiguous ranges; each connection sends the hello of
 // wire.hpp, then its range through a Transfer (forced strategy, or the selector's choice).
-#include <fcntl.h>
 #include <fmt/format.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
 
 #include <algorithm>
 #include <chrono>
@@ -63,18 +61,6 @@ struct SendContext {
   int file_fd;
   const std::vector<Address>& peers;
 };
-
-// A nonblocking socket connected to the first address of `peers` that accepts.
-Task<Result<UniqueFd>> dial_any(Loop& loop, const std::vector<Address>& peers,
-                                const std::string& name) {
-  std::optional<Error> last;
-  for (const Address& a : peers) {
-    auto fd = co_await loop.dial(reinterpret_cast<const sockaddr*>(&a.addr), a.len);
-    if (fd) co_return std::move(*fd);
-    last = Error(fd.error().code(), "connect", name);
-  }
-  co_return last ? std::move(*last) : Error(EADDRNOTAVAIL, "connect", name);
-}
 
 Task<Result<void>> send_piece(SendContext& c, int fd, Piece& p) {
   // The hello goes out as the transfer's header, corked with the first payload bytes (MSG_MORE).
@@ -141,16 +127,10 @@ std::string strategies_of(const std::vector<Piece>& pieces) {
 }
 
 void run_send(const SendArgs& a) {
-  auto kind = parse_strategy(a.strategy);
-  if (!kind || *kind == StrategyKind::Tee)  // tee needs a mirror: the proxy's business
-    throw std::runtime_error(fmt::format("unknown --strategy '{}'", a.strategy));
+  const StrategyKind kind = strategy_named(a.strategy);
   if (a.raw && a.connections != 1)
     throw std::runtime_error("--raw sends no hello, so it needs --connections 1");
-  UniqueFd file(::open(a.file.c_str(), O_RDONLY | O_CLOEXEC));
-  if (!file) fail(last_error("open", a.file));
-  struct stat st {};
-  if (::fstat(file.get(), &st) != 0) fail(last_error("fstat", a.file));
-  const auto size = static_cast<std::uint64_t>(st.st_size);
+  auto [file, size] = check(open_input(a.file));
   std::uint64_t total = a.offset < size ? size - a.offset : 0;
   if (a.length >= 0) total = std::min(total, static_cast<std::uint64_t>(a.length));
   std::vector<Piece> pieces = split(a.offset, total, a.connections);
@@ -158,7 +138,7 @@ void run_send(const SendArgs& a) {
 
   std::unique_ptr<Loop> loop = create_loop(a.backend);
   Engine engine;
-  SendContext ctx{*loop, engine, a, *kind, file.get(), peers};
+  SendContext ctx{*loop, engine, a, kind, file.get(), peers};
   const Usage u0 = Usage::now();
   const auto t0 = Clock::now();
   loop->block_on(run_all(ctx, pieces));
@@ -201,9 +181,7 @@ void add_send(CLI::App& app) {
   auto* cmd = app.add_subcommand("send", "send FILE to a TCP peer with the chosen strategy");
   cmd->add_option("FILE", a->file, "file to send")->required()->check(CLI::ExistingFile);
   cmd->add_option("--to", a->to, "HOST:PORT of the receiver")->required();
-  cmd->add_option("--strategy", a->strategy,
-                  "read-write, mmap, sendfile, splice, msg-zerocopy, uring-send, uring-send-zc, "
-                  "uring-splice or auto (default: the selector chooses)");
+  add_strategy_option(cmd, a->strategy, "the file");
   cmd->add_option("--offset", a->offset, "first byte of the file to send");
   cmd->add_option("--length", a->length, "bytes to send (default: to the end)");
   cmd->add_option("--chunk", a->chunk, "bytes per chunk for buffer-based strategies");

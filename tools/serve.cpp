@@ -79,11 +79,7 @@ void run_serve(const ServeCommandLine& line) {
 
   LoopGroupOptions go;
   go.threads = a.workers ? a.workers : std::max(1u, std::thread::hardware_concurrency());
-  if (!a.backend.empty()) {
-    auto kind = parse_backend(a.backend);
-    if (!kind) throw std::runtime_error(fmt::format("unknown --backend '{}'", a.backend));
-    go.loop.backend = *kind;
-  }
+  go.loop.backend = backend_option_kind(a.backend);
   // One listener per worker on the same port; port 0 becomes the first one's port for the rest.
   auto [ip, port] = split_listen(a.listen, "--listen");
   ListenOptions lo;

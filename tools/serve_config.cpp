@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "commands.hpp"
-#include "load.hpp"
+#include "sizes.hpp"
 
 namespace zcnet::cli {
 
@@ -128,8 +128,7 @@ void add_serve_options(CLI::App* cmd, ServeCommandLine& line) {
   cmd->add_option("--listen", a.listen, "ADDR:PORT to listen on (port 0: any)");
   cmd->add_option("--workers", a.workers, "loop threads (default: one per core)");
   add_backend_option(cmd, a.backend);
-  cmd->add_option("--strategy", a.strategy,
-                  "force a strategy for file bodies (auto: the selector decides)");
+  add_strategy_option(cmd, a.strategy, "file bodies");
   cmd->add_option("--max-connections", a.max_connections,
                   "open connections over all workers; beyond it: 503 and close");
   cmd->add_option("--header-timeout", a.header_timeout,
@@ -196,8 +195,9 @@ ServeArgs effective_serve_args(const ServeCommandLine& line) {
                          std::pair{"send-timeout", a.send_timeout}})
     if (!(v > 0)) throw std::runtime_error(fmt::format("{} must be > 0 seconds", name));
   if (!(a.grace >= 0)) throw std::runtime_error("grace must be >= 0 seconds");
-  if (!parse_strategy(a.strategy))
-    throw std::runtime_error(fmt::format("unknown strategy '{}'", a.strategy));
+  // The flags' names were checked as they were parsed; the file's go through the same parsers.
+  (void)strategy_named(a.strategy);
+  (void)backend_option_kind(a.backend);
   if (!(a.open_file_cache_valid >= 0))
     throw std::runtime_error("open-file-cache-valid must be >= 0 seconds");
   for (auto [name, text] : {std::pair{"sendfile-max-chunk", &a.sendfile_max_chunk},
@@ -223,7 +223,7 @@ ServeArgs effective_serve_args(const ServeCommandLine& line) {
 http::ServerOptions server_options(const ServeArgs& a, int log_fd) {
   http::ServerOptions o;
   o.root = a.root;
-  o.strategy = *parse_strategy(a.strategy);
+  o.strategy = strategy_named(a.strategy);
   o.max_connections = a.max_connections;
   o.header_timeout = seconds(a.header_timeout);
   o.keepalive_timeout = seconds(a.keepalive_timeout);

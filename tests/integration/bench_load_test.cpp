@@ -14,6 +14,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 #include <thread>
+#include <tuple>
 #include <vector>
 
 #include "cli_process.hpp"
@@ -226,17 +227,18 @@ TEST(LoadServerCommand, AnswersByteExact_StopsCleanlyOnSigterm) {
   }
 }
 
+// A missing file fails the run (1); an unknown strategy is a usage error (CLI11's 105).
 TEST(LoadServerCommand, UnknownStrategyOrMissingFile_ClearError) {
-  for (auto [args, why] :
-       {std::pair{std::vector<std::string>{"--file", "/nonexistent/zcnet-payload"}, "ENOENT"},
-        std::pair{std::vector<std::string>{"--file", "/dev/null", "--strategy", "warp"},
-                  "unknown strategy 'warp'"}}) {
+  for (auto [args, why, code] :
+       {std::tuple{std::vector<std::string>{"--file", "/nonexistent/zcnet-payload"}, "ENOENT", 1},
+        std::tuple{std::vector<std::string>{"--file", "/dev/null", "--strategy", "warp"},
+                   "unknown strategy 'warp'", 105}}) {
     std::vector<std::string> argv{cli(), "load-server"};
     argv.insert(argv.end(), args.begin(), args.end());
     auto c = spawn(argv);
     const std::string err = read_all(c.err.get());
     read_all(c.out.get());
-    EXPECT_EQ(test::wait_exit(c.pid), 1);
+    EXPECT_EQ(test::wait_exit(c.pid), code);
     EXPECT_NE(err.find(why), std::string::npos) << err;
   }
 }

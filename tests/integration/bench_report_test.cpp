@@ -79,6 +79,15 @@ TEST(BenchCommand, TinySweep_JsonNumbersAreConsistent) {
   const auto r = nlohmann::json::parse(slurp(s.json_path));
   for (const char* k : {"kernel", "cores", "zcnet_version", "cpu_model", "nofile_limit"})
     EXPECT_TRUE(r["machine"].contains(k)) << k;
+  {  // the kernel settings are named (and read) as `zcnet doctor` names them
+    auto d = spawn({cli(), "doctor", "--json"});
+    const auto doctor = nlohmann::json::parse(read_all(d.out.get()));
+    ASSERT_EQ(test::wait_exit(d.pid), 0);
+    const auto& sysctl = r["machine"]["sysctl"];
+    for (const char* k :
+         {"tcp_mem_pages", "tcp_wmem", "tcp_rmem", "optmem_max", "tcp_notsent_lowat"})
+      EXPECT_EQ(sysctl.value(k, "absent"), doctor.value(k, "absent from doctor")) << k;
+  }
   EXPECT_EQ(r["baseline"], "read-write");
   ASSERT_EQ(r["cells"].size(), 2u);
   const auto& base = r["cells"][0];

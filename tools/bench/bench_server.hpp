@@ -13,7 +13,7 @@
 #include <thread>
 #include <vector>
 
-#include "bench_perf.hpp"
+#include "bench/bench_perf.hpp"
 #include "zcnet/loop/loop.hpp"
 #include "zcnet/transfer/stats.hpp"
 #include "zcnet/transfer/strategy.hpp"

@@ -1,12 +1,12 @@
 // `zcnet bench`: a server (loop thread in this process) and `zcnet load` (child process) over
-// loopback, sweeping one variable at a time around a center cell (docs/performance.md section 6):
+// loopback, sweeping one variable at a time around a center cell (docs/bench.md, "The sweep"):
 //   strategy axis:    every --strategies entry at the center size, concurrency and backend;
 //   size axis:        --axis-strategies at every --sizes entry (center concurrency, backend);
 //   concurrency axis: --axis-strategies at every --concurrency entry (center size, backend);
 //   backend axis:     --axis-strategies on every --backends entry (center size, concurrency).
 // Each cell runs --runs times, the runs of all cells interleaved (A B A B), and reports the
 // median with min-max, and ratios to the --baseline strategy at the same point.
-#include "bench.hpp"
+#include "bench/bench.hpp"
 
 #include <fmt/format.h>
 #include <unistd.h>
@@ -14,7 +14,7 @@
 #include <chrono>
 #include <fstream>
 
-#include "load.hpp"
+#include "bench/load.hpp"
 #include "zcnet/version.hpp"
 
 namespace zcnet::cli {
@@ -87,7 +87,8 @@ std::vector<CellSpec> plan(const BenchArgs& a) {
     if (v == 0 || v > 100000) throw std::runtime_error("--concurrency: 1..100000");
     return static_cast<unsigned>(v);
   });
-  const auto backends = parse_list<BackendKind>(a.backends, "--backends", backend_named);
+  const auto backends = parse_list<BackendKind>(
+      a.backends, "--backends", [](const std::string& s) { return backend_named(s, false); });
   // The center: the named size / concurrency if listed, else the first listed; the first backend.
   const std::uint64_t want_size = parse_size(a.center_size);
   const std::uint64_t c_size =
@@ -326,18 +327,21 @@ void add_bench(CLI::App& app) {
   auto a = std::make_shared<BenchArgs>();
   auto* cmd = app.add_subcommand(
       "bench",
-      "server + load generator over loopback, sweeping strategy, size, concurrency and "
-      "loop backend one at a time (docs/performance.md section 6)");
+      "measure the strategies against each other over loopback, one variable at a time "
+      "(docs/bench.md)");
   cmd->add_option("--strategies", a->strategies, "strategies at the center cell")
+      ->check(strategy_list_check())
       ->capture_default_str();
   cmd->add_option("--axis-strategies", a->axis_strategies,
                   "strategies run along the size, concurrency and backend axes ('all': every "
                   "--strategies entry, a full grid along each axis)")
+      ->check(strategy_list_check(true))
       ->capture_default_str();
   cmd->add_option("--sizes", a->sizes, "payload sizes (K/M/G = KiB/MiB/GiB)")
       ->capture_default_str();
   cmd->add_option("--concurrency", a->concurrency, "connections")->capture_default_str();
   cmd->add_option("--backends", a->backends, "server loop backends (the first is the center)")
+      ->check(backend_list_check())
       ->capture_default_str();
   cmd->add_option("--center-size", a->center_size, "the size the other axes are swept at")
       ->capture_default_str();
@@ -345,6 +349,7 @@ void add_bench(CLI::App& app) {
                   "the concurrency the other axes are swept at")
       ->capture_default_str();
   cmd->add_option("--baseline", a->baseline, "strategy every other is shown as a ratio to")
+      ->check(strategy_check())
       ->capture_default_str();
   cmd->add_option("--runs", a->runs, "runs per cell (median and min-max reported)")
       ->check(CLI::Range(1u, 100u))
@@ -359,7 +364,7 @@ void add_bench(CLI::App& app) {
                   "bound on the whole sweep: runs that would start later are skipped")
       ->capture_default_str();
   cmd->add_option("--client-backend", a->client_backend, "the load generator's loop backend")
-      ->check(CLI::IsMember({"epoll", "uring", "poll"}))
+      ->check(backend_check())
       ->capture_default_str();
   cmd->add_option("--json", a->json_path, "raw samples + machine description ('' = none)")
       ->capture_default_str();

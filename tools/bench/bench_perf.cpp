@@ -1,4 +1,4 @@
-#include "bench_perf.hpp"
+#include "bench/bench_perf.hpp"
 
 #include <fmt/format.h>
 

@@ -4,7 +4,7 @@
 // (the Chromium test counts these).
 #include <string>
 
-#include "bench.hpp"
+#include "bench/bench.hpp"
 
 namespace zcnet::cli {
 

@@ -2,7 +2,7 @@
 // each repeating "send an 8-byte length, read exactly that many bytes" (load.hpp) for a duration
 // or a request count. Counts complete responses only; a short response or an early close is an
 // error, reported and reflected in the exit status, never a hang (every wait has a deadline).
-#include "load.hpp"
+#include "bench/load.hpp"
 
 #include <arpa/inet.h>
 #include <fmt/format.h>
@@ -10,7 +10,6 @@
 #include <sys/resource.h>
 
 #include <algorithm>
-#include <cctype>
 #include <chrono>
 #include <nlohmann/json.hpp>
 
@@ -19,49 +18,6 @@
 #include "zcnet/observe/histogram.hpp"
 
 namespace zcnet::cli {
-
-std::uint64_t parse_size(const std::string& text) {
-  std::size_t pos = 0;
-  std::uint64_t n = 0;
-  try {
-    n = std::stoull(text, &pos);
-  } catch (const std::exception&) {
-    throw std::runtime_error(fmt::format("'{}' is not a size (e.g. 4096, 64K, 1M)", text));
-  }
-  std::string unit = text.substr(pos);
-  for (char& ch : unit) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
-  std::uint64_t mult = 1;
-  if (unit.empty() || unit == "B")
-    mult = 1;
-  else if (unit == "K" || unit == "KB" || unit == "KIB")
-    mult = 1ull << 10;
-  else if (unit == "M" || unit == "MB" || unit == "MIB")
-    mult = 1ull << 20;
-  else if (unit == "G" || unit == "GB" || unit == "GIB")
-    mult = 1ull << 30;
-  else
-    throw std::runtime_error(fmt::format("'{}': unknown size unit '{}'", text, unit));
-  return n * mult;
-}
-
-std::string format_size(std::uint64_t b) {
-  if (b >= (1ull << 30) && b % (1ull << 30) == 0) return fmt::format("{} GiB", b >> 30);
-  if (b >= (1ull << 20) && b % (1ull << 20) == 0) return fmt::format("{} MiB", b >> 20);
-  if (b >= (1ull << 10) && b % (1ull << 10) == 0) return fmt::format("{} KiB", b >> 10);
-  return fmt::format("{} B", b);
-}
-
-std::vector<std::string> split_list(const std::string& text) {
-  std::vector<std::string> out;
-  std::size_t start = 0;
-  while (start <= text.size()) {
-    std::size_t comma = text.find(',', start);
-    if (comma == std::string::npos) comma = text.size();
-    if (comma > start) out.push_back(text.substr(start, comma - start));
-    start = comma + 1;
-  }
-  return out;
-}
 
 namespace {
 
@@ -178,20 +134,12 @@ Task<Result<void>> exchange(LoadState& s, int fd, const std::array<std::byte, 8>
 }
 
 Task<void> run_connection(LoadState& s) {
-  std::optional<Error> dial_error;
-  UniqueFd fd;
-  for (const Address& a : s.peers) {
-    auto r = co_await s.loop.dial(reinterpret_cast<const sockaddr*>(&a.addr), a.len, s.io);
-    if (r) {
-      fd = std::move(*r);
-      break;
-    }
-    dial_error = Error(r.error().code(), "connect", s.args.connect);
-  }
-  if (!fd) {
-    note_error(s, dial_error ? *dial_error : Error(EADDRNOTAVAIL, "connect", s.args.connect));
+  auto dialed = co_await dial_any(s.loop, s.peers, s.args.connect, s.io);
+  if (!dialed) {
+    note_error(s, dialed.error());
     co_return;
   }
+  UniqueFd fd = std::move(*dialed);
   const auto request = encode_load_request(s.size);
   while (more_requests(s)) {
     const auto t0 = Clock::now();
@@ -308,9 +256,7 @@ void add_load(CLI::App& app) {
   cmd->add_option("--timeout", a->timeout,
                   "--requests mode: seconds the whole run may take (default 30)")
       ->check(CLI::PositiveNumber);
-  cmd->add_option("--backend", a->backend,
-                  "event loop backend: epoll (default; poll in a portable build), uring, poll")
-      ->check(CLI::IsMember({"auto", "epoll", "uring", "io_uring", "poll"}));
+  add_backend_option(cmd, a->backend);  // default: kDefaultLoadBackend
   cmd->add_option("--read-size", a->read_size_text,
                   "bytes asked for per read of a response (default 256K; wrk reads 8K)");
   cmd->add_flag("--json", a->json, "print one JSON object");

@@ -8,8 +8,8 @@
 
 #include <limits>
 
-#include "bench.hpp"
-#include "load.hpp"
+#include "bench/bench.hpp"
+#include "bench/load.hpp"
 #include "zcnet/transfer/selector.hpp"
 
 namespace zcnet::cli {

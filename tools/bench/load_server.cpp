@@ -2,17 +2,15 @@
 // the load protocol (load.hpp) from a file with one strategy until SIGINT or SIGTERM, so that a
 // benchmark outside `zcnet bench` can put the C++ engine next to other servers under the same
 // `zcnet load` client (bench/peers/python_servers.py runs it as its native reference).
-#include <fcntl.h>
 #include <fmt/format.h>
-#include <sys/stat.h>
 
 #include <cstdio>
 #include <future>
 #include <mutex>
 
-#include "bench_server.hpp"
+#include "bench/bench_server.hpp"
+#include "bench/load.hpp"
 #include "commands.hpp"
-#include "load.hpp"
 #include "stop_signals.hpp"
 
 namespace zcnet::cli {
@@ -25,18 +23,15 @@ struct LoadServerArgs {
 
 void run_load_server(const LoadServerArgs& a) {
   const StrategyKind strategy = strategy_named(a.strategy);
-  const BackendKind backend = backend_named(a.backend);
-  UniqueFd file(::open(a.file.c_str(), O_RDONLY | O_CLOEXEC));
-  if (!file) fail(last_error("open", a.file));
-  struct stat st {};
-  if (::fstat(file.get(), &st) != 0) fail(last_error("fstat", a.file));
+  const BackendKind backend = backend_option_kind(a.backend);
+  const InputFile file = check(open_input(a.file));
 
   StopSignals signals;  // blocks SIGINT/SIGTERM before the loop thread starts
   BenchServerConfig config;
   config.backend = backend;
   config.strategy = strategy;
-  config.file_fd = file.get();
-  config.file_size = static_cast<std::uint64_t>(st.st_size);
+  config.file_fd = file.fd.get();
+  config.file_size = file.size;
   config.max_buffers_per_class = 4096;
   auto server = check(BenchServer::start(config));
   fmt::print("{}\n", server->port());
@@ -59,16 +54,13 @@ void run_load_server(const LoadServerArgs& a) {
 
 void add_load_server(CLI::App& app) {
   auto a = std::make_shared<LoadServerArgs>();
-  auto* cmd = app.add_subcommand(
-      "load-server",
-      "answer the load protocol (see `zcnet load`) from FILE on 127.0.0.1, printing the port, "
-      "until SIGINT/SIGTERM");
+  auto* cmd = app.add_subcommand("load-server",
+                                 "bench's server on its own: answer `zcnet load` from a file on "
+                                 "127.0.0.1 until SIGINT/SIGTERM");
   cmd->add_option("--file", a->file, "payload file (requests above its size are refused)")
       ->required();
-  cmd->add_option("--strategy", a->strategy, "engine strategy (auto: the selector's choice)")
-      ->capture_default_str();
-  cmd->add_option("--backend", a->backend, "event loop backend: epoll, uring, poll")
-      ->capture_default_str();
+  add_strategy_option(cmd, a->strategy, "the responses");
+  add_backend_option(cmd, a->backend);  // default: kDefaultLoadBackend
   cmd->callback([a] { run_load_server(*a); });
 }
 

@@ -15,9 +15,11 @@
 #include <fstream>
 #include <thread>
 
-#include "bench.hpp"
-#include "bench_server.hpp"
-#include "load.hpp"
+#include "bench/bench.hpp"
+#include "bench/bench_server.hpp"
+#include "bench/load.hpp"
+#include "report.hpp"
+#include "sysctl.hpp"
 #include "zcnet/sys/capabilities.hpp"
 #include "zcnet/version.hpp"
 
@@ -28,10 +30,6 @@ namespace zcnet::cli {
 namespace {
 
 constexpr double kGiB = 1024.0 * 1024.0 * 1024.0;
-
-double seconds_of(const timeval& tv) {
-  return static_cast<double>(tv.tv_sec) + static_cast<double>(tv.tv_usec) / 1e6;
-}
 
 struct ChildOutput {
   std::string out, err;
@@ -132,8 +130,7 @@ nlohmann::json run_sample(const CellSpec& cell, const SampleLimits& limits, Payl
     s["error"] = "server: " + server.error().message();
     return s;
   }
-  rusage self0{};
-  ::getrusage(RUSAGE_SELF, &self0);
+  const Usage self0 = Usage::now();
   const auto t0 = std::chrono::steady_clock::now();
   const std::vector<std::string> args{
       "zcnet",         "load",
@@ -147,8 +144,7 @@ nlohmann::json run_sample(const CellSpec& cell, const SampleLimits& limits, Payl
   ChildOutput child = run_child(args, limits.duration + limits.grace + 20);
   const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   ServerTotals srv = (*server)->stop();
-  rusage self1{};
-  ::getrusage(RUSAGE_SELF, &self1);
+  const Usage server_used = Usage::now().since(self0);
 
   nlohmann::json load = nlohmann::json::parse(first_line(child.out), nullptr, false);
   if (child.timed_out) {
@@ -171,14 +167,19 @@ nlohmann::json run_sample(const CellSpec& cell, const SampleLimits& limits, Payl
   const double server_gib = static_cast<double>(srv.stats.bytes) / kGiB;
   auto per_gib = [&](double v) { return server_gib > 0 ? v / server_gib : 0.0; };
   const double client_elapsed = load.value("elapsed_s", 0.0);
-  const double srv_user = seconds_of(self1.ru_utime) - seconds_of(self0.ru_utime);
-  const double srv_sys = seconds_of(self1.ru_stime) - seconds_of(self0.ru_stime);
-  const double srv_vcs = static_cast<double>(self1.ru_nvcsw - self0.ru_nvcsw);
-  const double srv_ivcs = static_cast<double>(self1.ru_nivcsw - self0.ru_nivcsw);
-  const double cli_user = seconds_of(child.usage.ru_utime);
-  const double cli_sys = seconds_of(child.usage.ru_stime);
-  const double cli_vcs = static_cast<double>(child.usage.ru_nvcsw);
-  const double cli_ivcs = static_cast<double>(child.usage.ru_nivcsw);
+  // One side's CPU and context switches over the run: "server" (this process) or "client".
+  auto put_side = [&](const std::string& side, const Usage& u) {
+    const double cpu = u.user + u.sys;
+    const double vcs = static_cast<double>(u.voluntary_switches);
+    const double ivcs = static_cast<double>(u.involuntary_switches);
+    s[side + "_cpu_user_s"] = u.user;
+    s[side + "_cpu_sys_s"] = u.sys;
+    s[side + "_cpu_s_per_gib"] = per_gib(cpu);
+    s[side + "_cpu_utilisation"] = wall > 0 ? cpu / wall : 0.0;
+    s[side + "_voluntary_ctx"] = vcs;
+    s[side + "_involuntary_ctx"] = ivcs;
+    s[side + "_ctx_per_gib"] = per_gib(vcs + ivcs);
+  };
   const double transfers = static_cast<double>(srv.transfers);
 
   s["transfers"] = load.value("transfers", std::uint64_t{0});
@@ -197,24 +198,12 @@ nlohmann::json run_sample(const CellSpec& cell, const SampleLimits& limits, Payl
   s["server_bytes"] = srv.stats.bytes;
   s["server_transfers"] = srv.transfers;
   s["server_cut"] = srv.cut;
-  s["server_cpu_user_s"] = srv_user;
-  s["server_cpu_sys_s"] = srv_sys;
-  s["server_cpu_s_per_gib"] = per_gib(srv_user + srv_sys);
-  s["server_cpu_utilisation"] = wall > 0 ? (srv_user + srv_sys) / wall : 0.0;
-  s["server_voluntary_ctx"] = srv_vcs;
-  s["server_involuntary_ctx"] = srv_ivcs;
-  s["server_ctx_per_gib"] = per_gib(srv_vcs + srv_ivcs);
+  put_side("server", server_used);
   s["server_loop_thread"] = {{"cpu_user_s", srv.thread_user_s},
                              {"cpu_sys_s", srv.thread_sys_s},
                              {"voluntary_ctx", srv.thread_voluntary_ctx},
                              {"involuntary_ctx", srv.thread_involuntary_ctx}};
-  s["client_cpu_user_s"] = cli_user;
-  s["client_cpu_sys_s"] = cli_sys;
-  s["client_cpu_s_per_gib"] = per_gib(cli_user + cli_sys);
-  s["client_cpu_utilisation"] = wall > 0 ? (cli_user + cli_sys) / wall : 0.0;
-  s["client_voluntary_ctx"] = cli_vcs;
-  s["client_involuntary_ctx"] = cli_ivcs;
-  s["client_ctx_per_gib"] = per_gib(cli_vcs + cli_ivcs);
+  put_side("client", Usage::of(child.usage));
 
   s["syscalls_per_transfer"] = transfers > 0 ? srv.stats.syscalls / transfers : 0.0;
   s["loop_syscalls_per_transfer"] = transfers > 0 ? srv.loop.syscalls / transfers : 0.0;
@@ -275,12 +264,6 @@ nlohmann::json describe_machine() {
     std::string key;
     in >> key >> mem_kb;
   }
-  auto sysctl = [](const char* path) {
-    std::ifstream in(path);
-    std::string v;
-    std::getline(in, v);
-    return v;
-  };
   rlimit nofile{};
   ::getrlimit(RLIMIT_NOFILE, &nofile);
   const Capabilities& caps = Capabilities::probe();
@@ -299,14 +282,15 @@ nlohmann::json describe_machine() {
       {"capabilities",
        {{"sendfile", caps.sendfile}, {"splice", caps.splice}, {"msg_zerocopy", caps.msg_zerocopy}}},
       {"sysctl",
-       {{"net.core.wmem_max", sysctl("/proc/sys/net/core/wmem_max")},
-        {"net.core.rmem_max", sysctl("/proc/sys/net/core/rmem_max")},
-        {"net.core.optmem_max", sysctl("/proc/sys/net/core/optmem_max")},
-        {"net.ipv4.tcp_wmem", sysctl("/proc/sys/net/ipv4/tcp_wmem")},
-        {"net.ipv4.tcp_rmem", sysctl("/proc/sys/net/ipv4/tcp_rmem")},
-        {"net.ipv4.tcp_mem", sysctl("/proc/sys/net/ipv4/tcp_mem")},
-        {"net.ipv4.tcp_notsent_lowat", sysctl("/proc/sys/net/ipv4/tcp_notsent_lowat")},
-        {"kernel.perf_event_paranoid", sysctl("/proc/sys/kernel/perf_event_paranoid")}}},
+       // Named as `zcnet doctor` names them.
+       {{"wmem_max", read_sysctl("net.core.wmem_max")},
+        {"rmem_max", read_sysctl("net.core.rmem_max")},
+        {"optmem_max", read_sysctl("net.core.optmem_max")},
+        {"tcp_wmem", read_sysctl("net.ipv4.tcp_wmem")},
+        {"tcp_rmem", read_sysctl("net.ipv4.tcp_rmem")},
+        {"tcp_mem_pages", read_sysctl("net.ipv4.tcp_mem")},
+        {"tcp_notsent_lowat", read_sysctl("net.ipv4.tcp_notsent_lowat")},
+        {"perf_event_paranoid", read_sysctl("kernel.perf_event_paranoid")}}},
       {"perf_counters", perf_avail}};
 }
 

@@ -1,7 +1,7 @@
 // `zcnet load`, the load generator `zcnet bench` spawns (and the Python benchmarks use): N
 // persistent loopback connections, each repeating one request/response exchange.
 //
-// Protocol (stable; tools/bench_server.cpp answers it): on a persistent TCP connection the client
+// Protocol (stable; bench_server.cpp answers it): on a persistent TCP connection the client
 // sends an 8-byte little-endian unsigned length N, the server replies with exactly N bytes, repeat.
 // The client closes when done.
 #pragma once
@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "commands.hpp"
+#include "sizes.hpp"
 
 namespace zcnet::cli {
 
@@ -38,13 +39,6 @@ inline std::uint64_t decode_load_request(const std::array<std::byte, kLoadReques
   for (std::size_t i = 0; i < b.size(); ++i) n |= std::uint64_t(b[i]) << (8 * i);
   return n;
 }
-
-// "4096", "4K", "64KiB", "1M", "16MiB", "1G" -> bytes (K = 1024). Throws on anything else.
-std::uint64_t parse_size(const std::string& text);
-// "4 KiB", "1 MiB", "16 MiB", "1000 B".
-std::string format_size(std::uint64_t bytes);
-// Comma-separated list: "a,b,c" -> {"a","b","c"} (empty items dropped).
-std::vector<std::string> split_list(const std::string& text);
 
 // The addresses HOST:PORT resolves to, refusing any that is not loopback (127.0.0.0/8, ::1,
 // ::ffff:127.0.0.0/104): the load generator and the benchmark only ever talk to this machine.

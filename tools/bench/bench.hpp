@@ -43,8 +43,9 @@ class PayloadFiles {
   std::map<std::uint64_t, UniqueFd> files_;
 };
 
-// One timed run of `cell`: every raw measurement as a flat JSON object (see docs/performance.md
-// section 6 for the keys). A run that failed has "error" set and its measurements may be absent.
+// One timed run of `cell`: every raw measurement as a flat JSON object (docs/bench.md, "Per cell"
+// and "Outputs", describes the keys). A run that failed has "error" set and its measurements may be
+// absent.
 nlohmann::json run_sample(const CellSpec& cell, const SampleLimits& limits, PayloadFiles& files);
 
 // Median / min / max of the numeric key `key` over the samples without "error"; nullopt if none.

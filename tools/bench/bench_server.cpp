@@ -1,4 +1,4 @@
-#include "bench_server.hpp"
+#include "bench/bench_server.hpp"
 
 #include <fmt/format.h>
 #include <netinet/in.h>
@@ -8,7 +8,7 @@
 
 #include <chrono>
 
-#include "load.hpp"
+#include "bench/load.hpp"
 #include "zcnet/loop/task_group.hpp"
 #include "zcnet/transfer/transfer.hpp"
 

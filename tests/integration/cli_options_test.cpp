@@ -1,0 +1,167 @@
+// The options every `zcnet` command shares: `--strategy` and `--backend` are one option each,
+// with one parser, so a bad name gets the same message and exit status from every command (and
+// from serve's config file); `zcnet --help` names every command; `zcnet` alone shows that help.
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <regex>
+#include <string>
+#include <tuple>
+#include <vector>
+
+#include "cli_process.hpp"
+#include "support.hpp"
+
+namespace zcnet {
+namespace {
+
+using test::cli;
+using test::read_all;
+using test::spawn;
+using test::TempFile;
+
+// CLI11's exit status for an option value its check refused.
+constexpr int kUsageError = 105;
+
+constexpr const char* kCommands[] = {"send",  "recv", "serve",      "doctor",
+                                     "bench", "load", "load-server"};
+
+struct Finished {
+  std::optional<int> code;  // nullopt: still running after 20 s, killed
+  std::string out, err;
+};
+
+// Runs `zcnet ARGS...` to its end (killed after 20 s: a bad option must stop it long before).
+Finished run(std::vector<std::string> args) {
+  args.insert(args.begin(), cli());
+  test::Child c = spawn(args);
+  Finished r;
+  r.code = test::wait_exit_within(c.pid, std::chrono::seconds(20));
+  r.out = read_all(c.out.get());
+  r.err = read_all(c.err.get());
+  return r;
+}
+
+// The line of `text` holding `needle`, from `needle` on ("" if none).
+std::string from(const std::string& text, const std::string& needle) {
+  const auto at = text.find(needle);
+  if (at == std::string::npos) return "";
+  return text.substr(at, text.find('\n', at) - at);
+}
+
+const std::string kStrategyError =
+    "unknown strategy 'warp' (valid: read-write, mmap, sendfile, splice, msg-zerocopy, uring-send, "
+    "uring-send-zc, uring-splice, auto)";
+const std::string kBackendError = "unknown backend 'kqueue' (valid: epoll, uring, poll, auto)";
+
+TEST(CliOptions, UnknownStrategy_SameErrorAndExitCode_OnEveryCommand) {
+  TempFile file = TempFile::with_pattern(16);
+  const std::string dir = ::testing::TempDir();
+  const std::vector<std::vector<std::string>> cases = {
+      {"send", file.path(), "--to", "127.0.0.1:1", "--strategy", "warp"},
+      {"serve", "--root", dir, "--listen", "127.0.0.1:0", "--strategy", "warp"},
+      {"load-server", "--file", file.path(), "--strategy", "warp"},
+      {"bench", "--strategies", "read-write,warp", "--json", "", "--html", ""},
+      {"bench", "--baseline", "warp", "--json", "", "--html", ""},
+  };
+  for (const auto& args : cases) {
+    SCOPED_TRACE(args[0] + " " + args[args.size() > 4 ? 3 : 1]);
+    const Finished r = run(args);
+    EXPECT_EQ(r.code, kUsageError) << r.err;
+    EXPECT_EQ(from(r.err, "unknown strategy"), kStrategyError) << r.err;
+  }
+}
+
+TEST(CliOptions, Tee_IsNoStrategyACommandTakes) {
+  TempFile file = TempFile::with_pattern(16);
+  const Finished r = run({"send", file.path(), "--to", "127.0.0.1:1", "--strategy", "tee"});
+  EXPECT_EQ(r.code, kUsageError) << r.err;
+  EXPECT_NE(r.err.find("unknown strategy 'tee' (valid: "), std::string::npos) << r.err;
+}
+
+TEST(CliOptions, UnknownBackend_SameErrorAndExitCode_OnEveryCommand) {
+  TempFile file = TempFile::with_pattern(16);
+  const std::string dir = ::testing::TempDir();
+  const std::vector<std::vector<std::string>> cases = {
+      {"send", file.path(), "--to", "127.0.0.1:1", "--backend", "kqueue"},
+      {"recv", "--listen", "127.0.0.1:0", "--backend", "kqueue"},
+      {"serve", "--root", dir, "--listen", "127.0.0.1:0", "--backend", "kqueue"},
+      {"load", "--connect", "127.0.0.1:1", "--size", "1", "--requests", "1", "--backend", "kqueue"},
+      {"load-server", "--file", file.path(), "--backend", "kqueue"},
+      {"bench", "--client-backend", "kqueue", "--json", "", "--html", ""},
+  };
+  for (const auto& args : cases) {
+    SCOPED_TRACE(args[0]);
+    const Finished r = run(args);
+    EXPECT_EQ(r.code, kUsageError) << r.err;
+    EXPECT_EQ(from(r.err, "unknown backend"), kBackendError) << r.err;
+  }
+}
+
+// A bench cell needs a backend to measure: auto is refused there, with the list it takes.
+TEST(CliOptions, BenchBackends_RefuseAuto) {
+  const Finished r = run({"bench", "--backends", "auto", "--json", "", "--html", ""});
+  EXPECT_EQ(r.code, kUsageError) << r.err;
+  EXPECT_EQ(from(r.err, "unknown backend"), "unknown backend 'auto' (valid: epoll, uring, poll)")
+      << r.err;
+}
+
+// The config file's names go through the same parsers as the flags (the run ends at its start).
+TEST(CliOptions, ServeConfig_UnknownStrategyOrBackend_SameMessageAsTheFlag) {
+  for (auto [key, value, message] : {std::tuple{"strategy", "warp", kStrategyError},
+                                     std::tuple{"backend", "kqueue", kBackendError}}) {
+    SCOPED_TRACE(key);
+    const std::string path = ::testing::TempDir() + "zcnet-options-test.json";
+    {
+      std::ofstream out(path);
+      out << nlohmann::json{{"root", ::testing::TempDir()}, {"listen", "127.0.0.1:0"}, {key, value}}
+                 .dump();
+    }
+    const Finished r = run({"serve", "--config", path});
+    EXPECT_EQ(r.code, 1) << r.err;
+    EXPECT_EQ(from(r.err, "unknown"), message) << r.err;
+  }
+}
+
+// Every --backend reads the same: the same help for the commands on the default (auto) loop.
+TEST(CliOptions, BackendHelp_IsTheSameOnSendRecvAndServe) {
+  std::vector<std::string> lines;
+  for (const char* command : {"send", "recv", "serve"}) {
+    const Finished r = run({command, "--help"});
+    ASSERT_EQ(r.code, 0) << command << r.err;
+    lines.push_back(from(r.out, "--backend"));
+    EXPECT_NE(lines.back().find("epoll, uring, poll or auto (default: $ZCNET_BACKEND"),
+              std::string::npos)
+        << command << ": " << r.out;
+  }
+  EXPECT_EQ(lines[0], lines[1]);
+  EXPECT_EQ(lines[0], lines[2]);
+}
+
+// "  NAME   description" for every command, in the help `text`.
+void expect_every_command_described(const std::string& text) {
+  for (const char* command : kCommands) {
+    const std::regex line(std::string("(^|\n)  ") + command + " +[A-Za-z][^\n]+");
+    EXPECT_TRUE(std::regex_search(text, line)) << command << " missing from:\n" << text;
+  }
+}
+
+TEST(CliOptions, Help_NamesEveryCommandWithItsDescription) {
+  const Finished r = run({"--help"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  expect_every_command_described(r.out);
+}
+
+TEST(CliOptions, NoCommand_PrintsTheHelp_AndFails) {
+  const Finished r = run({});
+  ASSERT_TRUE(r.code.has_value());
+  EXPECT_NE(*r.code, 0);
+  expect_every_command_described(r.err);
+  EXPECT_NE(r.err.find("zcnet: no command given"), std::string::npos) << r.err;
+}
+
+}  // namespace
+}  // namespace zcnet
