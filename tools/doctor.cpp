@@ -50,7 +50,8 @@ void run_doctor(bool json) {
                      {"local_mapped_max_bytes", profile.local_mapped_max_bytes},
                      {"local_mmap_min_bytes", profile.local_mmap_min_bytes},
                      {"remote_sendfile_min_bytes", profile.remote_sendfile_min_bytes},
-                     {"zerocopy_min_bytes", profile.zerocopy_min_bytes}}}};
+                     {"zerocopy_min_bytes", profile.zerocopy_min_bytes},
+                     {"server_local_sendfile_max_bytes", profile.server_local_sendfile_max_bytes}}}};
   if (json) {
     fmt::print("{}\n", j.dump(2));
     return;
