@@ -174,7 +174,8 @@ TEST(SelectorServerMode, EachSizeAndPeer_ChoosesAsTheServerRuleSays) {
 }
 
 TEST(SelectorServerMode, GeneralMode_KeepsTheCopyAboveTheSendfileWindow) {
-  const Choice ch = Selector(all_on(), Profile::defaults())
+  const Capabilities caps = all_on();  // the Selector keeps a pointer to it
+  const Choice ch = Selector(caps, Profile::defaults())
                         .choose_file_to_socket(1 << 20, true, true, SelectorMode::General);
   EXPECT_EQ(ch.strategy, StrategyKind::Mmap) << ch.reason;
 }
@@ -182,7 +183,8 @@ TEST(SelectorServerMode, GeneralMode_KeepsTheCopyAboveTheSendfileWindow) {
 TEST(SelectorServerMode, BoundZero_ChoosesAsGeneralMode) {
   Profile p = Profile::defaults();
   p.server_local_sendfile_max_bytes = 0;
-  const Selector sel(all_on(), p);
+  const Capabilities caps = all_on();  // the Selector keeps a pointer to it
+  const Selector sel(caps, p);
   for (std::uint64_t n : {std::uint64_t{64 * 1024}, std::uint64_t{1} << 20, std::uint64_t{5} << 20})
     EXPECT_EQ(sel.choose_file_to_socket(n, true, true, SelectorMode::Server).strategy,
               sel.choose_file_to_socket(n, true, true, SelectorMode::General).strategy)
@@ -192,8 +194,9 @@ TEST(SelectorServerMode, BoundZero_ChoosesAsGeneralMode) {
 TEST(SelectorServerMode, LargerBound_TakesSendfileFurther) {
   Profile p = Profile::defaults();
   p.server_local_sendfile_max_bytes = 8 << 20;
+  const Capabilities caps = all_on();  // the Selector keeps a pointer to it
   const Choice ch =
-      Selector(all_on(), p).choose_file_to_socket(5 << 20, true, true, SelectorMode::Server);
+      Selector(caps, p).choose_file_to_socket(5 << 20, true, true, SelectorMode::Server);
   EXPECT_EQ(ch.strategy, StrategyKind::Sendfile) << ch.reason;
 }
 
