@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
-# The peers the benchmarks in bench/peers/ measure zcnet against (Debian packages): nginx, wrk.
-# Not needed by the tests; nginx is only started by the benchmark scripts, on loopback.
+# The peers the benchmarks in bench/peers/ measure zcnet against (Debian packages): nginx, wrk,
+# haproxy.
+# Not needed by the tests; nginx and haproxy are only started by the benchmark scripts, on loopback.
 set -euo pipefail
 sudo=""
 [ "$(id -u)" -eq 0 ] || sudo="sudo"
 export DEBIAN_FRONTEND=noninteractive
-if ! command -v nginx >/dev/null || ! command -v wrk >/dev/null; then
+if ! command -v nginx >/dev/null || ! command -v wrk >/dev/null ||
+  ! command -v haproxy >/dev/null; then
   $sudo apt-get update -qq
-  $sudo apt-get install -y -qq nginx-light wrk >/dev/null
+  $sudo apt-get install -y -qq nginx-light wrk haproxy >/dev/null
 fi
-echo "setup-peers: nginx and wrk present"
+echo "setup-peers: nginx, wrk and haproxy present"

@@ -8,6 +8,8 @@
 #include <memory>
 #include <stdexcept>
 #include <string>
+#include <string_view>
+#include <utility>
 #include <vector>
 
 #include "options.hpp"
@@ -22,6 +24,7 @@ void add_send(CLI::App& app);
 void add_recv(CLI::App& app);
 void add_doctor(CLI::App& app);
 void add_serve(CLI::App& app);
+void add_proxy(CLI::App& app);
 void add_load(CLI::App& app);
 void add_bench(CLI::App& app);
 void add_load_server(CLI::App& app);
@@ -38,6 +41,10 @@ T check(Result<T> r) {
 
 // "127.0.0.1:9000", "localhost:9000", "[::1]:9000" -> a listening TCP socket.
 Result<UniqueFd> listen_on(const std::string& host_port, int backlog = 1024);
+
+// "ADDR:PORT" of a listening flag (`flag` names it in errors) -> an IP literal for listen_tcp
+// ("*" or empty: every IPv4 address; "localhost": 127.0.0.1) and a port.
+std::pair<std::string, std::uint16_t> split_listen(const std::string& s, std::string_view flag);
 
 // The addresses HOST:PORT resolves to, in getaddrinfo's order (for Loop::dial).
 struct Address {

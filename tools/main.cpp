@@ -15,6 +15,7 @@ int main(int argc, char** argv) {
   zcnet::cli::add_send(app);
   zcnet::cli::add_recv(app);
   zcnet::cli::add_serve(app);
+  zcnet::cli::add_proxy(app);
   zcnet::cli::add_doctor(app);
   zcnet::cli::add_bench(app);
   zcnet::cli::add_load(app);

@@ -1,4 +1,5 @@
 #include <fcntl.h>
+#include <fmt/format.h>
 #include <netdb.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -71,6 +72,20 @@ Task<Result<UniqueFd>> dial_any(Loop& loop, const std::vector<Address>& peers,
     last = Error(fd.error().code(), "connect", name);
   }
   co_return last ? std::move(*last) : Error(EADDRNOTAVAIL, "connect", name);
+}
+
+std::pair<std::string, std::uint16_t> split_listen(const std::string& s, std::string_view flag) {
+  auto colon = s.rfind(':');
+  if (colon == std::string::npos) throw std::runtime_error(fmt::format("{} wants ADDR:PORT", flag));
+  std::string host = s.substr(0, colon);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']')
+    host = host.substr(1, host.size() - 2);
+  if (host.empty() || host == "*") host = "0.0.0.0";
+  if (host == "localhost") host = "127.0.0.1";
+  int port = std::stoi(s.substr(colon + 1));
+  if (port < 0 || port > 65535)
+    throw std::runtime_error(fmt::format("{}: port out of range", flag));
+  return {host, static_cast<std::uint16_t>(port)};
 }
 
 Result<InputFile> open_input(const std::string& path) {

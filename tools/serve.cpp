@@ -18,21 +18,6 @@ namespace zcnet::cli {
 
 namespace {
 
-// "ADDR:PORT" -> an IP literal for listen_tcp ("*" or empty: every IPv4 address).
-std::pair<std::string, std::uint16_t> split_listen(const std::string& s, std::string_view flag) {
-  auto colon = s.rfind(':');
-  if (colon == std::string::npos) throw std::runtime_error(fmt::format("{} wants ADDR:PORT", flag));
-  std::string host = s.substr(0, colon);
-  if (host.size() >= 2 && host.front() == '[' && host.back() == ']')
-    host = host.substr(1, host.size() - 2);
-  if (host.empty() || host == "*") host = "0.0.0.0";
-  if (host == "localhost") host = "127.0.0.1";
-  int port = std::stoi(s.substr(colon + 1));
-  if (port < 0 || port > 65535)
-    throw std::runtime_error(fmt::format("{}: port out of range", flag));
-  return {host, static_cast<std::uint16_t>(port)};
-}
-
 // The Server's options from `a`, with the access log opened (the Site keeps its own dup).
 Result<http::ServerOptions> open_options(const ServeArgs& a, UniqueFd& log) {
   if (!a.access_log.empty()) {

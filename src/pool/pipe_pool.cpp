@@ -4,6 +4,7 @@
 #include "zcnet/pool/pipe_pool.hpp"
 
 #include <fcntl.h>
+#include <fmt/format.h>
 #include <sys/ioctl.h>
 #include <unistd.h>
 
@@ -76,14 +77,21 @@ PipeLease::~PipeLease() {
   if (pool_ && read_) pool_->give_back(*this);
 }
 
-PipePool::PipePool(std::size_t pipe_bytes, std::size_t max_idle)
-    : pipe_bytes_(std::clamp<std::size_t>(pipe_bytes, 4096, pipe_max_size())), max_idle_(max_idle) {
+PipePool::PipePool(std::size_t pipe_bytes, std::size_t max_idle, std::size_t max_leased)
+    : pipe_bytes_(std::clamp<std::size_t>(pipe_bytes, 4096, pipe_max_size())),
+      max_idle_(max_idle),
+      max_leased_(max_leased) {
   idle_.reserve(std::min<std::size_t>(max_idle_, 1024));
 }
 
 Result<PipeLease> PipePool::acquire() {
   {
     std::lock_guard lock(mu_);
+    if (stats_.leased >= max_leased_) {
+      ++stats_.refused;
+      return Error(ENOBUFS, "pipe pool", fmt::format("all {} pipes in use", max_leased_));
+    }
+    ++stats_.leased;  // counted now so concurrent acquires respect the cap
     if (!idle_.empty()) {
       PipeLease lease = std::move(idle_.back());
       idle_.pop_back();
@@ -93,7 +101,12 @@ Result<PipeLease> PipePool::acquire() {
     }
   }
   int fds[2];
-  if (::pipe2(fds, O_NONBLOCK | O_CLOEXEC) != 0) return last_error("pipe2", "pipe pool");
+  if (::pipe2(fds, O_NONBLOCK | O_CLOEXEC) != 0) {
+    Error e = last_error("pipe2", "pipe pool");
+    std::lock_guard lock(mu_);
+    --stats_.leased;
+    return e;
+  }
   PipeLease lease;
   lease.read_.reset(fds[0]);
   lease.write_.reset(fds[1]);
@@ -121,6 +134,7 @@ void PipePool::give_back(PipeLease& lease) noexcept {
   lease.buffered_ = 0;
   lease.pool_ = nullptr;
   std::lock_guard lock(mu_);
+  --stats_.leased;
   if (dirty) {
     ++stats_.discarded_nonempty;
     return;  // `back` closes both ends

@@ -4,6 +4,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <limits>
 #include <mutex>
 #include <vector>
 
@@ -46,17 +47,23 @@ struct PipePoolStats {
   std::uint64_t created = 0;
   std::uint64_t reused = 0;
   std::uint64_t discarded_nonempty = 0;  // leases returned holding data: closed, not pooled
+  std::uint64_t refused = 0;             // acquires beyond max_leased (ENOBUFS)
   std::size_t idle = 0;
+  std::size_t leased = 0;  // pipes out on lease now
 };
 
 class PipePool {
  public:
-  // Pipes are sized with F_SETPIPE_SZ to `pipe_bytes` (clamped to what the kernel allows).
-  explicit PipePool(std::size_t pipe_bytes = 1024 * 1024, std::size_t max_idle = 64);
+  // Pipes are sized with F_SETPIPE_SZ to `pipe_bytes` (clamped to what the kernel allows). At
+  // most `max_leased` are out at once (HAProxy's maxpipes): beyond it acquire() fails with
+  // ENOBUFS, and the caller copies instead.
+  explicit PipePool(std::size_t pipe_bytes = 1024 * 1024, std::size_t max_idle = 64,
+                    std::size_t max_leased = std::numeric_limits<std::size_t>::max());
   PipePool(const PipePool&) = delete;
   PipePool& operator=(const PipePool&) = delete;
 
   // O_NONBLOCK on both ends: splice to/from the pipe never blocks; the other fd's mode decides.
+  // ENOBUFS when max_leased pipes are out; pipe2's errno (EMFILE, ENFILE) when none can be made.
   Result<PipeLease> acquire();
   PipePoolStats stats() const;
   std::size_t pipe_bytes() const noexcept { return pipe_bytes_; }
@@ -67,6 +74,7 @@ class PipePool {
 
   std::size_t pipe_bytes_;
   std::size_t max_idle_;
+  std::size_t max_leased_;
   mutable std::mutex mu_;  // taken once per acquire/release, never per byte
   std::vector<PipeLease> idle_;
   PipePoolStats stats_;

@@ -1,0 +1,146 @@
+// The splice path of a flow: socket -> leased pipe -> socket, and the mirror's tee.
+//
+// The EAGAIN ambiguity (HAProxy's raw_sock.c; see also transfer/splice_linux.cpp): splice into a
+// pipe fails with EAGAIN both when the socket is empty and when the pipe is full. Here the pipe is
+// drained completely before it is filled again, so a fill's EAGAIN always means "socket empty"
+// (wait for readable, pipe back to the pool) and a drain's EAGAIN always "sink full" (wait for
+// writable, the pipe kept: it holds bytes, and a pipe holding bytes is never pooled).
+#include <fcntl.h>
+
+#include <optional>
+
+#include "proxy/relay.hpp"
+#include "sys/sigpipe_posix.hpp"
+#include "sys/splice_linux.hpp"
+#include "zcnet/sys/capabilities.hpp"
+#include "zcnet/transfer/strategy.hpp"
+
+namespace zcnet::proxy {
+
+bool splice_available() noexcept {
+  static const bool ok = allows(Capabilities::probe(), StrategyKind::Splice);
+  return ok;
+}
+
+Task<void> pump_splice(Worker& w, Flow& f, const CancelToken& token) {
+  Loop& loop = w.loop();
+  const IoOptions io(token);  // named: no temporaries inside co_await (loop.hpp)
+  const std::uint64_t budget = w.options().step_budget;
+  PipeLease pipe;
+  std::uint64_t burst = 0;
+  for (;;) {
+    if (!pipe) {
+      auto leased = w.pipes().acquire();
+      if (!leased) {  // every pipe in use (or none can be made): this burst is copied
+        w.metrics().pipe_fallbacks.add();
+        if (!co_await copy_burst(w, f, io, budget)) co_return;
+        continue;
+      }
+      pipe = std::move(*leased);
+    }
+    // Fill. The pipe is empty here, so EAGAIN can only mean the socket has nothing.
+    sys::IoResult r = sys::splice(f.from, nullptr, pipe.write_fd(), nullptr, pipe.capacity(),
+                                  SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+    if (r.would_block()) {
+      pipe = PipeLease{};  // empty: back to the pool while the source is idle
+      burst = 0;
+      auto ready = co_await loop.readable(f.from, io);
+      if (!ready) {
+        f.end = End::Cancelled;
+        f.error = ready.error().code();
+        co_return;
+      }
+      continue;
+    }
+    if (!r.ok()) {
+      f.end = end_for(r.err, true);
+      f.error = r.err;
+      co_return;
+    }
+    if (r.n == 0) {
+      f.end = End::Eof;
+      co_return;
+    }
+    pipe.filled(r.n);
+    if (f.mirror) f.mirror->tee(pipe.read_fd(), r.n);
+    // Drain. The pipe holds bytes, so EAGAIN can only mean the sink is full.
+    while (pipe.buffered() > 0) {
+      sys::IoResult d;
+      {
+        sys::SigpipeBlock no_sigpipe;  // splice has no MSG_NOSIGNAL
+        d = sys::splice(pipe.read_fd(), nullptr, f.to, nullptr, pipe.buffered(),
+                        SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+      }
+      if (d.would_block()) {
+        if (f.mirror) f.mirror->flush();
+        auto ready = co_await loop.writable(f.to, io);
+        if (!ready) {
+          f.end = End::Cancelled;
+          f.error = ready.error().code();
+          co_return;  // the lease closes the pipe: it still holds bytes
+        }
+        continue;
+      }
+      if (!d.ok() || d.n == 0) {
+        f.end = End::SinkGone;
+        f.error = d.ok() ? EIO : d.err;
+        co_return;
+      }
+      pipe.drained(d.n);
+      account(f, PathSlot::Splice, d.n);
+      burst += d.n;
+    }
+    if (f.mirror) f.mirror->flush();
+    if (burst >= budget) {  // a busy flow yields so other connections get their turn
+      burst = 0;
+      (void)co_await loop.yield();
+    }
+  }
+}
+
+void Mirror::tee(int pipe_read_fd, std::size_t n) {
+  if (!ready()) return drop(n);
+  flush();
+  if (!pending_) {
+    auto leased = w_.pipes().acquire();
+    if (!leased) return drop(n);
+    pending_ = std::move(*leased);
+  }
+  if (pending_.buffered() + n > pending_.capacity()) return cut(n);  // the mirror is behind
+  const sys::IoResult t = sys::tee(pipe_read_fd, pending_.write_fd(), n, SPLICE_F_NONBLOCK);
+  if (!t.ok() || t.n < n) return cut(n);  // a partial copy would leave a gap: start over
+  pending_.filled(t.n);
+  flush();
+}
+
+void Mirror::flush() {
+  if (!pending_) return;
+  if (target_.file) {
+    auto& t = const_cast<MirrorTarget&>(target_);
+    std::uint64_t off = t.end.fetch_add(pending_.buffered());
+    while (pending_.buffered() > 0) {
+      const sys::IoResult r = sys::splice(pending_.read_fd(), nullptr, t.fd.get(), &off,
+                                          pending_.buffered(), SPLICE_F_MOVE);
+      if (!r.ok() || r.n == 0) return cut(0);
+      pending_.drained(r.n);
+      w_.metrics().mirror_sent.add(r.n);
+    }
+    pending_ = PipeLease{};
+    return;
+  }
+  while (sock_ && pending_.buffered() > 0) {
+    sys::IoResult r;
+    {
+      sys::SigpipeBlock no_sigpipe;
+      r = sys::splice(pending_.read_fd(), nullptr, sock_.get(), nullptr, pending_.buffered(),
+                      SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+    }
+    if (r.would_block()) return;  // the mirror takes the rest later, or is cut when behind
+    if (!r.ok() || r.n == 0) return cut(0);
+    pending_.drained(r.n);
+    w_.metrics().mirror_sent.add(r.n);
+  }
+  if (pending_.buffered() == 0) pending_ = PipeLease{};  // empty: an idle mirror holds no pipe
+}
+
+}  // namespace zcnet::proxy
