@@ -12,6 +12,7 @@ namespace zcnet::py {
 void bind_transfers(nb::module_& m);
 void bind_buffer_pool(nb::module_& m);
 void bind_static_server(nb::module_& m);
+void bind_proxy(nb::module_& m);
 }  // namespace zcnet::py
 
 NB_MODULE(_zcnet, m) {
@@ -29,4 +30,5 @@ NB_MODULE(_zcnet, m) {
   zcnet::py::bind_transfers(m);
   zcnet::py::bind_buffer_pool(m);
   zcnet::py::bind_static_server(m);
+  zcnet::py::bind_proxy(m);
 }

@@ -10,7 +10,7 @@ file or peer.
 from __future__ import annotations
 
 import errno as _errno
-from typing import Any, Dict, Optional, Sequence, Tuple
+from typing import Any, Dict, Iterable, Optional, Sequence, Tuple, Union
 
 from . import _zcnet
 from ._args import FileArg, SockArg, open_file, socket_fd
@@ -25,6 +25,7 @@ __all__ = [
     "Buffer",
     "serve",
     "StaticServer",
+    "Proxy",
     "last_stats",
     "STRATEGIES",
     "ENODATA",
@@ -225,6 +226,105 @@ class StaticServer:
         return True
 
     def __enter__(self) -> "StaticServer":
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.shutdown()
+        if not self.join(self._grace + 1.0):
+            self.stop()
+            self.join()
+
+
+#: An upstream of a Proxy: "HOST:PORT", or (address, weight, backup) (weight and backup optional).
+Upstream = Union[str, Tuple[str], Tuple[str, int], Tuple[str, int, bool]]
+
+
+class Proxy:
+    """zcnet's TCP proxy (the gateway ``zcnet proxy`` runs) on its own zcnet loop threads, one
+    SO_REUSEPORT listener per worker: each accepted connection is relayed to one of
+    ``upstreams`` (picked by ``balance``), both directions by splice where the kernel allows.
+    Use as a context manager, or start() / shutdown() / join(). See zcnet.aio.start_proxy for
+    the arguments.
+    """
+
+    def __init__(
+        self,
+        upstreams: Union[str, Iterable[Upstream]],
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        balance: str = "roundrobin",
+        workers: int = 1,
+        path: str = "auto",
+        max_connections: int = 10000,
+        connect_timeout: float = 5.0,
+        idle_timeout: float = 300.0,
+        grace: float = 10.0,
+        health_interval: float = 0.0,
+        health_path: str = "",
+        send_proxy: str = "none",
+        mirror: str = "",
+    ) -> None:
+        self._grace = grace
+        self._impl = _zcnet.Proxy(
+            host,
+            port,
+            upstreams,
+            balance,
+            workers,
+            path,
+            max_connections,
+            connect_timeout,
+            idle_timeout,
+            grace,
+            health_interval,
+            health_path,
+            send_proxy,
+            mirror,
+        )
+
+    @property
+    def port(self) -> int:
+        """The port it listens on (the ephemeral one when port=0 was asked)."""
+        return int(self._impl.port)
+
+    @property
+    def connections(self) -> int:
+        """Client connections open now."""
+        return int(self._impl.connections)
+
+    @property
+    def done_fd(self) -> int:
+        """An eventfd that turns readable once every worker has ended."""
+        return int(self._impl.done_fd)
+
+    def metrics(self) -> str:
+        """The proxy's metrics (connections, bytes by upstream and data path, upstream health,
+        connect errors and retries, mirror bytes, pipes) in the Prometheus text format."""
+        return str(self._impl.metrics())
+
+    def start(self) -> "Proxy":
+        """Start the worker threads; returns self."""
+        self._impl.start()
+        return self
+
+    def shutdown(self) -> None:
+        """Graceful stop: no new connections; open ones go on for up to ``grace`` s."""
+        self._impl.shutdown()
+
+    def stop(self) -> None:
+        """Immediate stop."""
+        self._impl.stop()
+
+    def join(self, timeout: Optional[float] = None) -> bool:
+        """Wait (GIL released) until every worker has ended; False if ``timeout`` s passed."""
+        if timeout is not None:
+            return bool(self._impl.join(timeout))
+        while not self._impl.join(0.1):
+            pass
+        return True
+
+    def __enter__(self) -> "Proxy":
         return self.start()
 
     def __exit__(self, *exc: object) -> None:

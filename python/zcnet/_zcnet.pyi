@@ -1,6 +1,6 @@
 """zcnet._zcnet (stub: nanobind stubgen, plus __buffer__). zcnet's C++ engine (use the zcnet package, not this module)"""
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 
 def sendfile_fd(sock_fd: int, file_fd: int, offset: int, count: int | None, strategy: str, timeout: float | None) -> dict:
@@ -120,3 +120,35 @@ class StaticServer:
     @property
     def connections(self) -> int:
         """Connections open now."""
+
+class Proxy:
+    """zcnet's TCP proxy (zcnet::proxy) on its own loop threads."""
+
+    def __init__(self, host: str, port: int, upstreams: str | Iterable[str | tuple[str] | tuple[str, int] | tuple[str, int, bool]], balance: str, workers: int, path: str, max_connections: int, connect_timeout: float, idle_timeout: float, grace: float, health_interval: float, health_path: str, send_proxy: str, mirror: str) -> None: ...
+
+    def start(self) -> None:
+        """Start the worker threads."""
+
+    def shutdown(self) -> None:
+        """Graceful stop (grace period for open connections)."""
+
+    def stop(self) -> None:
+        """Immediate stop."""
+
+    def join(self, timeout: float) -> bool:
+        """Wait (GIL released) for every worker; False after timeout seconds."""
+
+    def metrics(self) -> str:
+        """The proxy's metrics in the Prometheus text format."""
+
+    @property
+    def port(self) -> int:
+        """The listening port."""
+
+    @property
+    def done_fd(self) -> int:
+        """eventfd, readable once every worker ended."""
+
+    @property
+    def connections(self) -> int:
+        """Client connections open now."""

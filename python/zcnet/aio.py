@@ -12,12 +12,23 @@ from __future__ import annotations
 import asyncio
 import os
 import socket
-from typing import Any, Optional, Tuple, Union
+from typing import TYPE_CHECKING, Any, Iterable, Optional, Tuple, Union
 
 from . import _zcnet
 from ._args import FileArg, open_file, socket_fd
 
-__all__ = ["sendfile", "relay", "recv_into_file", "start_static_server", "AsyncStaticServer"]
+if TYPE_CHECKING:
+    from . import Upstream
+
+__all__ = [
+    "sendfile",
+    "relay",
+    "recv_into_file",
+    "start_static_server",
+    "AsyncStaticServer",
+    "start_proxy",
+    "AsyncProxy",
+]
 
 # Bytes per step: a bound on how long one transfer holds the loop between other callbacks.
 STEP_BUDGET = 4 * 1024 * 1024
@@ -311,3 +322,122 @@ async def start_static_server(
         grace=grace,
     ).start()
     return AsyncStaticServer(server)
+
+
+class AsyncProxy:
+    """A started zcnet.Proxy awaited from asyncio: ``close()`` starts a graceful shutdown,
+    ``await wait_closed()`` waits on the proxy's completion eventfd (registered with
+    loop.add_reader), ``async with`` does both. ``metrics()`` gives its Prometheus text.
+    """
+
+    def __init__(self, impl: Any) -> None:
+        self._impl = impl
+
+    @property
+    def port(self) -> int:
+        """The port it listens on."""
+        return int(self._impl.port)
+
+    @property
+    def connections(self) -> int:
+        """Client connections open now."""
+        return int(self._impl.connections)
+
+    def metrics(self) -> str:
+        """The proxy's metrics in the Prometheus text format (what ``zcnet proxy --metrics``
+        serves): connections, bytes by upstream, direction and data path, upstream health,
+        connect errors and retries, mirror bytes, pipes in use."""
+        return str(self._impl.metrics())
+
+    def close(self) -> None:
+        """Stop accepting; open connections go on within the grace period."""
+        self._impl.shutdown()
+
+    def abort(self) -> None:
+        """Stop at once (open connections are closed)."""
+        self._impl.stop()
+
+    async def wait_closed(self) -> None:
+        """Wait until every worker has ended (no thread blocked: an eventfd on the loop)."""
+        loop = asyncio.get_running_loop()
+        fd = self._impl.done_fd
+        fut = loop.create_future()
+        loop.add_reader(fd, _wake, fut)
+        try:
+            if not self._impl.join(0.0):
+                await fut
+        finally:
+            loop.remove_reader(fd)
+        self._impl.join(3600.0)
+
+    async def __aenter__(self) -> "AsyncProxy":
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        self.close()
+        await self.wait_closed()
+
+
+async def start_proxy(
+    upstreams: Union[str, Iterable[Upstream]],
+    host: str = "127.0.0.1",
+    port: int = 0,
+    *,
+    balance: str = "roundrobin",
+    workers: int = 1,
+    path: str = "auto",
+    max_connections: int = 10000,
+    connect_timeout: float = 5.0,
+    idle_timeout: float = 300.0,
+    grace: float = 10.0,
+    health_interval: float = 0.0,
+    health_path: str = "",
+    send_proxy: str = "none",
+    mirror: str = "",
+) -> AsyncProxy:
+    """Start zcnet's C++ TCP proxy (the gateway ``zcnet proxy`` runs) on ``host``:``port``
+    (port 0: an ephemeral one, see ``.port``) on ``workers`` zcnet loop threads of its own, and
+    return a handle the asyncio code can close and await. Every accepted connection is relayed
+    to one upstream; each direction moves socket -> pipe -> socket by splice where the kernel
+    allows (the bytes never reach Python, nor user space), and a half-close or a reset passes
+    through.
+
+    ``upstreams``: "HOST:PORT" strings, or (address, weight, backup) tuples (weight 1..256, the
+    share of connections under roundrobin and source; a backup upstream is used only while
+    every other one is down); a single string is one upstream. ``balance``: "roundrobin"
+    (weighted), "leastconn" or "source" (client address hash). ``workers``: loop threads (0: one
+    per CPU). ``path``: "auto" (splice where possible, else copy), "splice" or "copy".
+    ``max_connections``: client connections over every worker; beyond it new ones are closed.
+    ``connect_timeout``: seconds per upstream connect attempt (a failed connect is retried on
+    another upstream, up to 3 attempts, before any client byte went out). ``idle_timeout``:
+    seconds with no byte either way before a connection is closed. ``grace``: seconds open
+    connections may go on after close(). ``health_interval``: seconds between active checks of
+    each upstream (0: none; failed connects still mark an upstream down for a while);
+    ``health_path``: check by HTTP GET of this path instead of a TCP connect. ``send_proxy``:
+    "none", "v1" or "v2" (a PROXY protocol header to the upstream first). ``mirror``: "" (none),
+    "tcp:HOST:PORT" or "file:PATH", receiving a copy of every client -> upstream byte.
+
+    A bad name raises ValueError (TypeError for a malformed upstream); what the proxy itself
+    rejects (no upstream, an address that does not resolve, a weight out of range, a mirror it
+    cannot open, splice unavailable) raises OSError with the errno and a message, as does a
+    port that cannot be listened on.
+    """
+    from . import Proxy
+
+    proxy = Proxy(
+        upstreams,
+        host,
+        port,
+        balance=balance,
+        workers=workers,
+        path=path,
+        max_connections=max_connections,
+        connect_timeout=connect_timeout,
+        idle_timeout=idle_timeout,
+        grace=grace,
+        health_interval=health_interval,
+        health_path=health_path,
+        send_proxy=send_proxy,
+        mirror=mirror,
+    ).start()
+    return AsyncProxy(proxy)

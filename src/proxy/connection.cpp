@@ -84,10 +84,12 @@ Task<void> direction(Worker& w, Flow& f, bool splice, ConnState& state, bool& re
   if (f.mirror) co_await f.mirror->finish(w.loop(), 1s);
 }
 
-const char* path_name(const Flow& f) {
+// What moved a direction's bytes; a direction that moved none names the path it would have used.
+const char* path_name(const Flow& f, bool splice) {
   if (f.spliced && f.copied) return "splice+copy";
   if (f.copied) return "copy";
-  return f.spliced || f.bytes() == 0 ? "splice" : "copy";
+  if (f.spliced) return "splice";
+  return splice ? "splice" : "copy";
 }
 
 }  // namespace
@@ -138,13 +140,14 @@ Task<void> proxy_connection(Worker& w, std::size_t listener, UniqueFd client) {
 
   Close how = Close::Done;
   Flow c2u, u2c;
+  const bool splice = o.path != DataPath::Copy && splice_available();
   const Upstream* chosen =
       index >= 0 ? &pool.upstreams()[static_cast<std::size_t>(index)] : nullptr;
   if (!chosen) {
     how = token.cancelled() ? Close::Shutdown : Close::NoUpstream;
     if (how == Close::NoUpstream)
-      fmt::print(stderr, "zcnet proxy: {}: no upstream took the connection from {}{}{}\n",
-                 lc.options.name, describe(peer), last ? ": " : "",
+      fmt::print(stderr, "zcnet proxy: {}: no upstream took the connection from {}: {}\n",
+                 lc.options.name, describe(peer),
                  last ? last->message() : std::string("every upstream is down"));
     loop.close(std::move(client));
   } else {
@@ -170,7 +173,6 @@ Task<void> proxy_connection(Worker& w, std::size_t listener, UniqueFd client) {
       }
       c2u = Flow{client.get(), up.get(), Way::ToUpstream, &us, &state, m_c2u ? &*m_c2u : nullptr};
       u2c = Flow{up.get(), client.get(), Way::ToClient, &us, &state, m_u2c ? &*m_u2c : nullptr};
-      const bool splice = o.path != DataPath::Copy && splice_available();
       bool reset = false;
       TaskGroup other(loop);
       other.spawn(direction(w, u2c, splice, state, reset));
@@ -193,7 +195,7 @@ Task<void> proxy_connection(Worker& w, std::size_t listener, UniqueFd client) {
     const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - began);
     w.log_line(fmt::format("{} {} {} up={}/{} down={}/{} {}ms {}\n", describe(peer),
                            lc.options.name, chosen ? chosen->address.name : "-", c2u.bytes(),
-                           path_name(c2u), u2c.bytes(), path_name(u2c), ms.count(),
+                           path_name(c2u, splice), u2c.bytes(), path_name(u2c, splice), ms.count(),
                            to_string(how)));
   }
 }

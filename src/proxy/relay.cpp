@@ -33,46 +33,55 @@ void account(Flow& f, PathSlot path, std::uint64_t n) noexcept {
 
 Task<bool> copy_burst(Worker& w, Flow& f, const IoOptions& io, std::uint64_t budget) {
   Loop& loop = w.loop();
-  // No buffer is held while the source is idle: it is taken once there are bytes to read.
-  auto ready = co_await loop.readable(f.from, io);
-  if (!ready) {
-    f.end = End::Cancelled;
-    f.error = ready.error().code();
-    co_return false;
-  }
-  auto buf = w.buffers().acquire(kCopyChunk);
-  if (!buf) {
-    f.end = End::Reset;
-    f.error = buf.error().code();
-    co_return false;
-  }
-  const std::span<std::byte> room(buf->data(), std::min(buf->capacity(), kCopyChunk));
-  std::uint64_t moved = 0;
-  while (moved < budget) {
-    const ssize_t n = ::recv(f.from, room.data(), room.size(), MSG_DONTWAIT);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) break;
-    if (n < 0) {
-      f.end = End::Reset;
-      f.error = errno;
+  for (;;) {
+    // Read first and wait only on EAGAIN: with edge-triggered readiness, bytes already queued
+    // bring no new edge. The buffer goes back before the wait, so an idle flow holds none.
+    std::uint64_t moved = 0;
+    bool empty = false;
+    {
+      auto buf = w.buffers().acquire(kCopyChunk);
+      if (!buf) {
+        f.end = End::Reset;
+        f.error = buf.error().code();
+        co_return false;
+      }
+      const std::span<std::byte> room(buf->data(), std::min(buf->capacity(), kCopyChunk));
+      while (moved < budget) {
+        const ssize_t n = ::recv(f.from, room.data(), room.size(), MSG_DONTWAIT);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+          empty = true;
+          break;
+        }
+        if (n < 0) {
+          f.end = End::Reset;
+          f.error = errno;
+          co_return false;
+        }
+        if (n == 0) {
+          f.end = End::Eof;
+          co_return false;
+        }
+        const auto bytes = std::span<const std::byte>(room.data(), static_cast<std::size_t>(n));
+        if (f.mirror) f.mirror->copy(bytes);
+        auto wrote = co_await loop.write_all(f.to, bytes, io);
+        if (!wrote) {
+          f.end = end_for(wrote.error().code(), false);
+          f.error = wrote.error().code();
+          co_return false;
+        }
+        account(f, PathSlot::Copy, static_cast<std::uint64_t>(n));
+        moved += static_cast<std::uint64_t>(n);
+      }
+    }
+    if (!empty || moved > 0) co_return true;
+    auto ready = co_await loop.readable(f.from, io);
+    if (!ready) {
+      f.end = End::Cancelled;
+      f.error = ready.error().code();
       co_return false;
     }
-    if (n == 0) {
-      f.end = End::Eof;
-      co_return false;
-    }
-    const auto bytes = std::span<const std::byte>(room.data(), static_cast<std::size_t>(n));
-    if (f.mirror) f.mirror->copy(bytes);
-    auto wrote = co_await loop.write_all(f.to, bytes, io);
-    if (!wrote) {
-      f.end = end_for(wrote.error().code(), false);
-      f.error = wrote.error().code();
-      co_return false;
-    }
-    account(f, PathSlot::Copy, static_cast<std::uint64_t>(n));
-    moved += static_cast<std::uint64_t>(n);
   }
-  co_return true;
 }
 
 Task<void> pump(Worker& w, Flow& f, bool splice, const CancelToken& token) {

@@ -78,3 +78,40 @@ async def test_aio_start_static_server_serves_and_closes(tmp_path):
     assert status == 200 and got == body
     server.close()
     await asyncio.wait_for(server.wait_closed(), 15)
+
+
+@pytest.mark.asyncio
+async def test_aio_static_server_abort_then_wait_closed(tmp_path):
+    """abort() (stop at once, with a keep-alive connection open) and wait_closed() ends: the
+    workers' end is signalled even though their tasks never finish."""
+    (tmp_path / "c.txt").write_bytes(b"c")
+    server = await zcnet.aio.start_static_server(str(tmp_path), grace=30.0)
+    r, w = await asyncio.open_connection("127.0.0.1", server.port)
+    try:
+        w.write(b"GET /c.txt HTTP/1.1\r\nHost: x\r\n\r\n")
+        await w.drain()
+        assert (await asyncio.wait_for(r.readuntil(b"\r\n\r\n"), 15)).startswith(b"HTTP/1.1 200")
+        server.abort()
+        await asyncio.wait_for(server.wait_closed(), 15)  # long before the 30 s grace
+    finally:
+        w.close()
+
+
+def test_static_server_dropped_while_running_exits_cleanly(tmp_path):
+    """A running server garbage-collected with a connection open is stopped and joined; the
+    process goes on (the loops' "stopped before the task ended" is not fatal)."""
+    code = textwrap.dedent(
+        """
+        import socket, sys, time, zcnet
+        server = zcnet.StaticServer(sys.argv[1], grace=30.0).start()
+        client = socket.create_connection(("127.0.0.1", server.port))
+        time.sleep(0.2)
+        del server
+        print("dropped", flush=True)
+        """
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code, str(tmp_path)], capture_output=True, text=True, timeout=30
+    )
+    assert out.returncode == 0, out.stderr
+    assert "dropped" in out.stdout

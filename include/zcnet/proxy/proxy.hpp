@@ -6,7 +6,9 @@
 //   ProxyOptions o;
 //   o.listeners.push_back({.listen = "127.0.0.1:8080", .upstreams = {{"127.0.0.1:9000"}}});
 //   auto proxy = Proxy::open(std::move(o)).value();
-//   loop.block_on(proxy->run(loop, {listener}));  // one run() per loop thread
+//   std::vector<UniqueFd> listeners;  // one per ListenerOptions, in order
+//   listeners.push_back(listen_tcp("127.0.0.1", 8080).value());
+//   loop.block_on(proxy->run(loop, std::move(listeners), /*health_checks=*/true));
 #pragma once
 
 #include <sys/socket.h>
@@ -39,7 +41,7 @@ enum class ProxyHeader : std::uint8_t { None, V1, V2 };
 std::optional<ProxyHeader> parse_proxy_header(std::string_view name) noexcept;  // "v1", "v2"
 
 // How each direction moves its bytes. Auto: splice through a pooled pipe where the kernel
-// allows it, else copy. Copy: a loop buffer (io_uring: provided buffers), read then write.
+// allows it, else copy. Copy: a 64 KiB pool buffer, taken once the source is readable.
 enum class DataPath : std::uint8_t { Auto, Splice, Copy };
 std::string_view to_string(DataPath p) noexcept;  // "auto", "splice", "copy"
 std::optional<DataPath> parse_data_path(std::string_view name) noexcept;
