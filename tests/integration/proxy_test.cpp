@@ -80,6 +80,14 @@ struct SinkAndSend {
       got.push_back(g);
     };
   }
+  // True once `n` connections have read to their end (the client may see its EOF before the
+  // upstream has read the client's last bytes: a half-close each way).
+  bool finished(std::size_t n) {
+    return eventually([&] {
+      std::lock_guard lock(mu);
+      return got.size() >= n;
+    });
+  }
 };
 
 // A client that sends `up` pattern bytes (seed 1) and half-closes while it reads until EOF.
@@ -104,6 +112,7 @@ TEST_P(ProxyTest, RelaysBothWaysByteExactFromOneByteUp) {
     EXPECT_EQ(at_client.err, 0);
     EXPECT_EQ(at_client.bytes, size);
     EXPECT_EQ(at_client.hash, pattern_hash(size, 2));
+    ASSERT_TRUE(peer.finished(1));
     up.stop();
     ASSERT_EQ(peer.got.size(), 1u);
     EXPECT_EQ(peer.got[0].bytes, size);
@@ -128,6 +137,7 @@ TEST_P(ProxyTest, RelaysOneGibibyteByteExact) {
   const Got at_client = client_exchange(p->port(), 1000);
   EXPECT_EQ(at_client.bytes, size);
   EXPECT_EQ(at_client.hash, pattern_hash(size, 2));
+  ASSERT_TRUE(peer.finished(1));
   up.stop();
   ASSERT_EQ(peer.got.size(), 1u);
   EXPECT_EQ(peer.got[0].hash, pattern_hash(1000, 1));
@@ -449,6 +459,7 @@ TEST_P(ProxyTest, StalledMirrorDoesNotSlowTheClient) {
   const Got g = client_exchange(p->port(), size);
   EXPECT_EQ(g.err, 0);
   m.unstall.set_value();
+  ASSERT_TRUE(peer.finished(1));
   up.stop();
   ASSERT_EQ(peer.got.size(), 1u);
   EXPECT_EQ(peer.got[0].bytes, size);
@@ -476,6 +487,7 @@ TEST_P(ProxyTest, PipeExhaustionFallsBackToCopying) {
     EXPECT_EQ(g.bytes, 8u << 20);
     EXPECT_EQ(g.hash, pattern_hash(8 << 20, 2));
   }
+  ASSERT_TRUE(peer.finished(got.size()));
   up.stop();
   for (const Got& g : peer.got) EXPECT_EQ(g.hash, pattern_hash(8 << 20, 1));
   EXPECT_GT(p->metric("zcnet_proxy_pipe_fallbacks_total"), 0);
@@ -565,10 +577,7 @@ TEST_P(ProxyTest, ReloadKeepsConnectionsInFlightOnTheOldUpstream) {
   ASSERT_EQ(write_all(old.get(), pattern(1 << 20, 9)), 0);
   ::shutdown(old.get(), SHUT_WR);
   (void)read_all(old.get());  // EOF came early: `a` half-closed at once
-  ASSERT_TRUE(eventually([&] {
-    std::lock_guard lock(pa.mu);
-    return pa.got.size() == 1;
-  }));
+  ASSERT_TRUE(pa.finished(1));
   a.stop();
   EXPECT_EQ(pa.got[0].bytes, 2u << 20);
   auto want = pattern(1 << 20, 1);
