@@ -13,6 +13,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <filesystem>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -36,7 +37,7 @@ struct Got {
 
 // Reads `fd` until EOF or error, hashing everything (blocking). Bounded by SO_RCVTIMEO: 20 s
 // without a byte ends it with EAGAIN.
-inline Got read_all(int fd, std::size_t skip_hash = 0) {
+inline Got read_to_end(int fd, std::size_t skip_hash = 0) {
   timeval tv{20, 0};
   ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
   std::vector<std::byte> buf(256 * 1024);

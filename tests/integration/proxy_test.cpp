@@ -74,7 +74,7 @@ struct SinkAndSend {
         (void)write_all(fd, pattern(down, 2));
         ::shutdown(fd, SHUT_WR);
       });
-      Got g = read_all(fd);
+      Got g = read_to_end(fd);
       sender.join();
       std::lock_guard lock(mu);
       got.push_back(g);
@@ -97,7 +97,7 @@ Got client_exchange(std::uint16_t port, std::size_t up) {
     (void)write_all(c.get(), pattern(up, 1));
     ::shutdown(c.get(), SHUT_WR);
   });
-  Got g = read_all(c.get());
+  Got g = read_to_end(c.get());
   sender.join();
   return g;
 }
@@ -146,14 +146,14 @@ TEST_P(ProxyTest, RelaysOneGibibyteByteExact) {
 TEST_P(ProxyTest, ClientHalfCloseLeavesTheReplyFlowing) {
   // The upstream answers only after it saw the client's FIN.
   Upstream up([](int fd, std::size_t) {
-    const Got req = read_all(fd);
+    const Got req = read_to_end(fd);
     if (req.bytes == 5000) (void)write_all(fd, pattern(1 << 20, 7));
   });
   auto p = start(options({up.address()}));
   UniqueFd c = connect_loopback(p->port());
   ASSERT_EQ(write_all(c.get(), pattern(5000, 1)), 0);
   ::shutdown(c.get(), SHUT_WR);
-  const Got g = read_all(c.get());
+  const Got g = read_to_end(c.get());
   EXPECT_EQ(g.err, 0);
   EXPECT_EQ(g.bytes, 1u << 20);
   EXPECT_EQ(g.hash, pattern_hash(1 << 20, 7));
@@ -165,7 +165,7 @@ TEST_P(ProxyTest, UpstreamHalfCloseLeavesTheClientFlowing) {
   Upstream up([&](int fd, std::size_t) {
     (void)write_all(fd, pattern(100, 3));
     ::shutdown(fd, SHUT_WR);
-    seen.set_value(read_all(fd));
+    seen.set_value(read_to_end(fd));
   });
   auto p = start(options({up.address()}));
   UniqueFd c = connect_loopback(p->port());
@@ -194,7 +194,7 @@ void reset_close(UniqueFd& fd) {
 
 TEST_P(ProxyTest, ClientResetReachesTheUpstream) {
   std::promise<Got> seen;
-  Upstream up([&](int fd, std::size_t) { seen.set_value(read_all(fd)); });
+  Upstream up([&](int fd, std::size_t) { seen.set_value(read_to_end(fd)); });
   auto p = start(options({up.address()}));
   UniqueFd c = connect_loopback(p->port());
   ASSERT_EQ(write_all(c.get(), pattern(1000, 1)), 0);
@@ -217,7 +217,7 @@ TEST_P(ProxyTest, UpstreamResetReachesTheClient) {
   });
   auto p = start(options({up.address()}));
   UniqueFd c = connect_loopback(p->port());
-  const Got g = read_all(c.get());
+  const Got g = read_to_end(c.get());
   EXPECT_EQ(g.err, ECONNRESET);
   EXPECT_EQ(g.bytes, 1000u);
 }
@@ -249,8 +249,8 @@ TEST_P(ProxyTest, UpstreamKilledMidRunFailsOverWithoutHangingClients) {
   // One connection lands on `a` (round robin starts there) with a long response in flight.
   UniqueFd c = connect_loopback(p->port());
   ASSERT_TRUE(eventually([&] { return a->connections() == 1; }));
-  a->stop();                        // its connection is shut down mid-response, its port closed
-  const Got g = read_all(c.get());  // ends (EOF or reset), no hang
+  a->stop();                           // its connection is shut down mid-response, its port closed
+  const Got g = read_to_end(c.get());  // ends (EOF or reset), no hang
   EXPECT_LT(g.bytes, std::uint64_t{64} << 20);
   for (int i = 0; i < 6; ++i) {
     const Got ok = client_exchange(p->port(), 10);
@@ -263,7 +263,7 @@ TEST_P(ProxyTest, NoUpstreamLeftClosesTheClientCleanly) {
   auto p = start(options({"127.0.0.1:" + std::to_string(closed_port())}));
   for (int i = 0; i < 5; ++i) {
     UniqueFd c = connect_loopback(p->port());
-    const Got g = read_all(c.get());
+    const Got g = read_to_end(c.get());
     EXPECT_EQ(g.bytes, 0u);
     EXPECT_TRUE(g.err == 0 || g.err == ECONNRESET) << g.err;
   }
@@ -387,7 +387,7 @@ struct MirrorPeer {
         unstalled.wait();
         return;
       }
-      Got g = read_all(fd);
+      Got g = read_to_end(fd);
       std::lock_guard lock(mu);
       got.push_back(g);
     };
@@ -421,7 +421,7 @@ TEST_P(ProxyTest, MirrorToAFileGetsBothWays) {
   UniqueFd keep(::mkstemp(tmpl));
   const std::string path = tmpl;
   Upstream up([](int fd, std::size_t) {
-    (void)read_all(fd);  // the reply comes after the request: the file is in order
+    (void)read_to_end(fd);  // the reply comes after the request: the file is in order
     (void)write_all(fd, pattern(200000, 5));
   });
   auto o = options({up.address()});
@@ -431,7 +431,7 @@ TEST_P(ProxyTest, MirrorToAFileGetsBothWays) {
   UniqueFd c = connect_loopback(p->port());
   ASSERT_EQ(write_all(c.get(), pattern(300000, 1)), 0);
   ::shutdown(c.get(), SHUT_WR);
-  EXPECT_EQ(read_all(c.get()).bytes, 200000u);
+  EXPECT_EQ(read_to_end(c.get()).bytes, 200000u);
   ASSERT_TRUE(eventually(
       [&] { return p->metric("zcnet_proxy_mirror_bytes_total{result=\"sent\"}") == 500000; }));
   std::ifstream in(path, std::ios::binary);
@@ -516,7 +516,7 @@ TEST_P(ProxyTest, ThousandConcurrentConnections) {
   for (int i = 0; i < kClients; ++i) {
     int fd = clients[static_cast<std::size_t>(i)].get();
     ::shutdown(fd, SHUT_WR);
-    const Got g = read_all(fd);
+    const Got g = read_to_end(fd);
     ASSERT_EQ(g.bytes, 1024u) << "client " << i;
     ASSERT_EQ(g.hash, pattern_hash(1024, static_cast<std::uint64_t>(i + 1)));
   }
@@ -525,7 +525,7 @@ TEST_P(ProxyTest, ThousandConcurrentConnections) {
 TEST_P(ProxyTest, SendsTheProxyHeaderFirst) {
   for (auto version : {proxy::ProxyHeader::V1, proxy::ProxyHeader::V2}) {
     std::promise<Got> seen;
-    Upstream up([&](int fd, std::size_t) { seen.set_value(read_all(fd)); });
+    Upstream up([&](int fd, std::size_t) { seen.set_value(read_to_end(fd)); });
     auto o = options({up.address()});
     o.listeners[0].send_proxy = version;
     auto p = start(o);
@@ -535,7 +535,7 @@ TEST_P(ProxyTest, SendsTheProxyHeaderFirst) {
     ::getsockname(c.get(), reinterpret_cast<sockaddr*>(&me), &len);
     ASSERT_EQ(write_all(c.get(), pattern(10, 1)), 0);
     ::shutdown(c.get(), SHUT_WR);
-    (void)read_all(c.get());
+    (void)read_to_end(c.get());
     auto f = seen.get_future();
     ASSERT_EQ(f.wait_for(20s), std::future_status::ready);
     const Got g = f.get();
@@ -576,7 +576,7 @@ TEST_P(ProxyTest, ReloadKeepsConnectionsInFlightOnTheOldUpstream) {
   // The connection from before the reload still reaches `a`, every byte of it.
   ASSERT_EQ(write_all(old.get(), pattern(1 << 20, 9)), 0);
   ::shutdown(old.get(), SHUT_WR);
-  (void)read_all(old.get());  // EOF came early: `a` half-closed at once
+  (void)read_to_end(old.get());  // EOF came early: `a` half-closed at once
   ASSERT_TRUE(pa.finished(1));
   a.stop();
   EXPECT_EQ(pa.got[0].bytes, 2u << 20);
@@ -592,13 +592,13 @@ TEST_P(ProxyTest, ReloadKeepsConnectionsInFlightOnTheOldUpstream) {
 }
 
 TEST_P(ProxyTest, IdleTimeoutClosesASilentConnection) {
-  Upstream up([](int fd, std::size_t) { (void)read_all(fd); });
+  Upstream up([](int fd, std::size_t) { (void)read_to_end(fd); });
   auto o = options({up.address()});
   o.idle_timeout = 200ms;
   auto p = start(o);
   UniqueFd c = connect_loopback(p->port());
   const auto began = std::chrono::steady_clock::now();
-  const Got g = read_all(c.get());
+  const Got g = read_to_end(c.get());
   EXPECT_EQ(g.bytes, 0u);
   EXPECT_LT(std::chrono::steady_clock::now() - began, 5s);
   EXPECT_TRUE(
