@@ -17,10 +17,11 @@ namespace zcnet::proxy {
 // Where a listener's mirror copies go, shared by every worker of one generation.
 struct MirrorTarget {
   bool file = false;
-  Address address;                    // tcp:
-  UniqueFd fd;                        // file: opened for writing
-  std::string path;                   // file:
-  std::atomic<std::uint64_t> end{0};  // file: next offset to write at (chunks reserve theirs)
+  Address address;   // tcp:
+  UniqueFd fd;       // file: opened for writing
+  std::string path;  // file:
+  mutable std::atomic<std::uint64_t> end{
+      0};  // file: next offset to write at (chunks reserve theirs)
   std::chrono::milliseconds reconnect_after{1000};
 };
 

@@ -143,7 +143,7 @@ void Mirror::copy(std::span<const std::byte> bytes) {
   if (bytes.empty()) return;
   if (!ready()) return drop(bytes.size());
   if (target_.file) {
-    auto& t = const_cast<MirrorTarget&>(target_);
+    const MirrorTarget& t = target_;
     std::uint64_t off = t.end.fetch_add(bytes.size());
     std::size_t done = 0;
     while (done < bytes.size()) {

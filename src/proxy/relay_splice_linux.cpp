@@ -116,7 +116,7 @@ void Mirror::tee(int pipe_read_fd, std::size_t n) {
 void Mirror::flush() {
   if (!pending_) return;
   if (target_.file) {
-    auto& t = const_cast<MirrorTarget&>(target_);
+    const MirrorTarget& t = target_;
     std::uint64_t off = t.end.fetch_add(pending_.buffered());
     while (pending_.buffered() > 0) {
       const sys::IoResult r = sys::splice(pending_.read_fd(), nullptr, t.fd.get(), &off,
