@@ -58,7 +58,8 @@ void run_proxy(const ProxyCommandLine& line) {
 
   LoopGroupOptions go;
   go.threads = setup.workers;
-  go.loop.backend = backend_option_kind(setup.backend);
+  go.loop.backend = setup.backend.empty() ? proxy::Proxy::preferred_backend()
+                                          : backend_option_kind(setup.backend);
   // Per worker, one listener for each configured address; port 0 becomes the first one's port.
   ListenOptions lo;
   lo.reuse_port = true;

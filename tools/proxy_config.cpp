@@ -207,7 +207,11 @@ void add_proxy_options(CLI::App* cmd, ProxyCommandLine& line) {
                   "roundrobin (weighted), leastconn or source (client IP hash)")
       ->capture_default_str();
   cmd->add_option("--workers", a.workers, "loop threads")->capture_default_str();
-  add_backend_option(cmd, a.backend);
+  add_backend_option(cmd, a.backend)
+      ->description(
+          "event loop backend: epoll, uring, poll or auto (default: epoll where it is built, "
+          "since a relay waits for readiness and epoll's edge-triggered waits cost no system "
+          "call; auto: what other commands pick)");
   cmd->add_option("--path", a.path,
                   "data path of each direction: auto (splice through a pooled pipe where the "
                   "kernel allows, else copy), splice, or copy (a pooled buffer)")

@@ -55,10 +55,11 @@ class LoopThreads {
   std::size_t workers() const noexcept { return workers_; }
   int done_fd() const noexcept { return done_fd_.get(); }
 
-  void start(Main main, const char* what) {
+  void start(Main main, const char* what, BackendKind backend = BackendKind::Auto) {
     if (group_) throw nanobind::value_error((std::string(what) + " already started").c_str());
     LoopGroupOptions go;
     go.threads = workers_;
+    go.loop.backend = backend;
     group_ = std::make_unique<LoopGroup>(go);
     left_ = workers_;
     auto started = group_->start([this, main = std::move(main)](Loop& loop, std::size_t i) {

@@ -135,7 +135,7 @@ class Proxy {
           mine.push_back(std::move(listeners_[i]));
           return proxy_->run(loop, std::move(mine), i == 0);
         },
-        "proxy");
+        "proxy", proxy::Proxy::preferred_backend());
   }
   // Graceful: stop accepting, let open connections go on within the grace period.
   void shutdown() { threads_.shutdown(); }

@@ -40,8 +40,10 @@ class EpollReactor final : public Reactor {
         [[maybe_unused]] auto r = ::read(wake_.get(), &v, sizeof v);
         continue;
       }
-      bool err = (e.events & (EPOLLERR | EPOLLHUP)) != 0;
-      on_ready(fd, err || (e.events & (EPOLLIN | EPOLLRDHUP)), err || (e.events & EPOLLOUT));
+      const bool err = (e.events & (EPOLLERR | EPOLLHUP)) != 0;
+      const bool rdhup = (e.events & EPOLLRDHUP) != 0;
+      on_ready(fd, err || rdhup || (e.events & EPOLLIN), err || (e.events & EPOLLOUT),
+               err || rdhup);
     }
   }
 

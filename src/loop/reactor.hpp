@@ -56,6 +56,10 @@ class Reactor : public Backend {
   struct FdState {
     OpList waiting[2];               // indexed by Direction
     bool ready[2] = {false, false};  // an edge came while nobody waited (edge-triggered only)
+    // The peer half-closed (or the socket failed): a read never blocks again, so a wait for
+    // readable completes at once from now on, as a level-triggered poll would. Lets a reader
+    // that saw a short read wait without first reading to EAGAIN (edge-triggered only).
+    bool read_closed = false;
     bool watched = false;
     std::uint32_t slot = 0;  // backend's own index (poll reactor)
   };
@@ -64,7 +68,7 @@ class Reactor : public Backend {
   virtual void watch(int fd, FdState& st) = 0;
   virtual void unwatch(int fd, FdState& st) = 0;
   // Runs the ops waiting on `fd` for each direction that became ready.
-  void on_ready(int fd, bool readable, bool writable);
+  void on_ready(int fd, bool readable, bool writable, bool read_closed = false);
   FdState* state(int fd);
   FdState* find(int fd) noexcept {
     return fd >= 0 && static_cast<std::size_t>(fd) < fds_.size() ? &fds_[fd] : nullptr;

@@ -154,7 +154,12 @@ bool Reactor::try_now(Op& op) {
   Direction dir = wait_direction(op);
   if (op.code == OpCode::Poll) {
     FdState* st = find(op.fd);
-    if (!st || !st->ready[static_cast<int>(dir)]) return false;
+    if (!st) return false;
+    if (dir == Direction::Read && st->read_closed) {
+      op.res = 0;
+      return true;
+    }
+    if (!st->ready[static_cast<int>(dir)]) return false;
     st->ready[static_cast<int>(dir)] = false;
     op.res = 0;
     return true;
@@ -254,9 +259,10 @@ void Reactor::run_list(int fd, Direction dir) {
   }
 }
 
-void Reactor::on_ready(int fd, bool readable, bool writable) {
+void Reactor::on_ready(int fd, bool readable, bool writable, bool read_closed) {
   FdState* st = find(fd);
   if (!st || !st->watched) return;
+  if (read_closed) st->read_closed = true;
   if (readable) run_list(fd, Direction::Read);
   if (writable) run_list(fd, Direction::Write);
 }

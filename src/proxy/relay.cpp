@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstring>
 
 namespace zcnet::proxy {
 
@@ -84,6 +85,59 @@ Task<bool> copy_burst(Worker& w, Flow& f, const IoOptions& io, std::uint64_t bud
   }
 }
 
+Task<Probe> probe(Worker& w, Flow& f, const IoOptions& io) {
+  const std::span<std::byte> room = w.scratch();
+  for (;;) {
+    const ssize_t n = ::recv(f.from, room.data(), room.size(), MSG_DONTWAIT);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) co_return Probe::Idle;
+    if (n < 0) {
+      f.end = End::Reset;
+      f.error = errno;
+      co_return Probe::Ended;
+    }
+    if (n == 0) {
+      f.end = End::Eof;
+      co_return Probe::Ended;
+    }
+    const auto got = static_cast<std::size_t>(n);
+    std::span<const std::byte> bytes = room.first(got);
+    if (f.mirror) f.mirror->copy(bytes);
+    ssize_t sent = 0;
+    do sent = ::send(f.to, bytes.data(), bytes.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
+    while (sent < 0 && errno == EINTR);
+    if (sent < 0 && errno != EAGAIN && errno != EWOULDBLOCK) {
+      f.end = End::SinkGone;
+      f.error = errno;
+      co_return Probe::Ended;
+    }
+    bytes = bytes.subspan(sent > 0 ? static_cast<std::size_t>(sent) : 0);
+    if (!bytes.empty()) {
+      // The sink is full: the rest leaves the shared scratch buffer before this flow waits.
+      auto held = w.buffers().acquire(bytes.size());
+      if (!held) {
+        f.end = End::Reset;
+        f.error = held.error().code();
+        co_return Probe::Ended;
+      }
+      std::memcpy(held->data(), bytes.data(), bytes.size());
+      const std::span<const std::byte> rest(held->data(), bytes.size());
+      auto wrote = co_await w.loop().write_all(f.to, rest, io);
+      if (!wrote) {
+        f.end = end_for(wrote.error().code(), false);
+        f.error = wrote.error().code();
+        co_return Probe::Ended;
+      }
+    }
+    account(f, PathSlot::Copy, got);
+    if (got == room.size()) co_return Probe::Bulk;
+    // A short read of a TCP socket took everything queued: bytes arriving later bring a new
+    // readiness edge, and a FIN read along with these bytes leaves the socket readable for good
+    // (Loop::readable), so no read to EAGAIN is needed before waiting.
+    co_return Probe::Idle;
+  }
+}
+
 Task<void> pump(Worker& w, Flow& f, bool splice, const CancelToken& token) {
   if (splice) {
     co_await pump_splice(w, f, token);
@@ -92,7 +146,18 @@ Task<void> pump(Worker& w, Flow& f, bool splice, const CancelToken& token) {
   const IoOptions io(token);  // named: no temporaries inside co_await (loop.hpp)
   const std::uint64_t budget = w.options().step_budget;
   for (;;) {
-    const bool more = co_await copy_burst(w, f, io, budget);
+    const Probe p = co_await probe(w, f, io);
+    if (p == Probe::Ended) co_return;
+    if (p == Probe::Idle) {
+      auto ready = co_await w.loop().readable(f.from, io);
+      if (!ready) {
+        f.end = End::Cancelled;
+        f.error = ready.error().code();
+        co_return;
+      }
+      continue;
+    }
+    const bool more = co_await copy_burst(w, f, io, budget);  // Bulk: a pool buffer's worth
     if (!more) co_return;
     (void)co_await w.loop().yield();  // other connections get their turn
   }

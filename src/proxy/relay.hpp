@@ -81,6 +81,15 @@ void account(Flow& f, PathSlot path, std::uint64_t n) noexcept;
 // A copy burst: waits for the source, then reads into a pool buffer and writes it all out until
 // the source is empty or `budget` bytes moved. False when the flow ended (f.end set).
 Task<bool> copy_burst(Worker& w, Flow& f, const IoOptions& io, std::uint64_t budget);
+// The start of a burst, copied through the worker's scratch buffer: a small exchange (a request,
+// a short response) moves with one recv and one send, no pipe and no pool buffer, which is
+// cheaper than splicing it (a pipe's lease, fill and drain cost more than copying a few KiB).
+enum class Probe : std::uint8_t {
+  Idle,   // the source had nothing more (EAGAIN, or a short read): wait for it
+  Bulk,   // a read filled the scratch buffer: more is queued, splice the rest
+  Ended,  // the flow ended (f.end set)
+};
+Task<Probe> probe(Worker& w, Flow& f, const IoOptions& io);
 // The errno of a failed read/write as a flow's end.
 End end_for(int err, bool reading) noexcept;
 

@@ -7,6 +7,7 @@
 // writable, the pipe kept: it holds bytes, and a pipe holding bytes is never pooled).
 #include <fcntl.h>
 
+#include <cstdlib>
 #include <optional>
 
 #include "proxy/relay.hpp"
@@ -22,13 +23,33 @@ bool splice_available() noexcept {
   return ok;
 }
 
+BackendKind Proxy::preferred_backend() noexcept {
+  return std::getenv("ZCNET_BACKEND") ? BackendKind::Auto : BackendKind::Epoll;
+}
+
 Task<void> pump_splice(Worker& w, Flow& f, const CancelToken& token) {
   Loop& loop = w.loop();
   const IoOptions io(token);  // named: no temporaries inside co_await (loop.hpp)
   const std::uint64_t budget = w.options().step_budget;
   PipeLease pipe;
-  std::uint64_t burst = 0;
+  std::uint64_t burst = 0;  // bytes since the last yield
+  std::uint64_t woken = 0;  // bytes since the source was last found empty
+  bool bulk = false;        // the last wake moved more than a probe: splice from the start
   for (;;) {
+    if (!pipe && !bulk) {
+      const Probe p = co_await probe(w, f, io);
+      if (p == Probe::Ended) co_return;
+      if (p == Probe::Idle) {
+        auto ready = co_await loop.readable(f.from, io);
+        if (!ready) {
+          f.end = End::Cancelled;
+          f.error = ready.error().code();
+          co_return;
+        }
+        continue;
+      }
+      woken = Worker::kScratchBytes;  // Bulk: the scratch buffer filled, the rest is spliced
+    }
     if (!pipe) {
       auto leased = w.pipes().acquire();
       if (!leased) {  // every pipe in use (or none can be made): this burst is copied
@@ -44,6 +65,8 @@ Task<void> pump_splice(Worker& w, Flow& f, const CancelToken& token) {
     if (r.would_block()) {
       pipe = PipeLease{};  // empty: back to the pool while the source is idle
       burst = 0;
+      bulk = woken > Worker::kScratchBytes;  // a large wake: the next one likely is too
+      woken = 0;
       auto ready = co_await loop.readable(f.from, io);
       if (!ready) {
         f.end = End::Cancelled;
@@ -89,6 +112,7 @@ Task<void> pump_splice(Worker& w, Flow& f, const CancelToken& token) {
       pipe.drained(d.n);
       account(f, PathSlot::Splice, d.n);
       burst += d.n;
+      woken += d.n;
     }
     if (f.mirror) f.mirror->flush();
     if (burst >= budget) {  // a busy flow yields so other connections get their turn

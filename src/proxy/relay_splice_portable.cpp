@@ -8,6 +8,10 @@ bool splice_available() noexcept {
   return false;
 }
 
+BackendKind Proxy::preferred_backend() noexcept {
+  return BackendKind::Auto;  // poll() is all there is
+}
+
 Task<void> pump_splice(Worker& w, Flow& f, const CancelToken& token) {
   const IoOptions io(token);  // named: no temporaries inside co_await (loop.hpp)
   while (co_await copy_burst(w, f, io, w.options().step_budget)) {

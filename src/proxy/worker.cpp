@@ -29,6 +29,7 @@ Worker::Worker(Loop& loop, Proxy& proxy)
       metrics_(&proxy.add_worker_metrics()),
       pipes_(config_->options().pipe_bytes, 64, config_->options().max_pipes),
       buffers_(buffer_options(config_->options())),
+      scratch_(std::make_unique<std::byte[]>(kScratchBytes)),
       conns_(loop) {
   head_.prev = head_.next = &head_;
   log_.reserve(64 * 1024);

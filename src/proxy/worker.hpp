@@ -2,8 +2,10 @@
 // watchdog walks for idle timeouts and shutdown), and its access-log buffer.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <string>
 
 #include "proxy/config.hpp"
@@ -43,6 +45,10 @@ class Worker {
   Proxy::WorkerMetrics& metrics() noexcept { return *metrics_; }
   PipePool& pipes() noexcept { return pipes_; }
   BufferPool& buffers() noexcept { return buffers_; }
+  // The buffer a burst's first bytes are copied through (relay.cpp's probe). Shared by every flow
+  // of this worker: nothing may stay in it across a suspension.
+  std::span<std::byte> scratch() noexcept { return {scratch_.get(), kScratchBytes}; }
+  static constexpr std::size_t kScratchBytes = 16 * 1024;
   TaskGroup& conns() noexcept { return conns_; }
   bool draining() const noexcept { return draining_; }
 
@@ -63,6 +69,7 @@ class Worker {
   Proxy::WorkerMetrics* metrics_;
   PipePool pipes_;
   BufferPool buffers_;
+  std::unique_ptr<std::byte[]> scratch_;
   TaskGroup conns_;
   ConnState head_;
   bool draining_ = false;

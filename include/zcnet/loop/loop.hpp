@@ -196,6 +196,9 @@ class Loop {
   void request_shutdown() noexcept;
   CancelToken shutdown_token() const { return shutdown_.token(); }
 
+  // Waits until a read of `fd` would not block. Once the peer has half-closed (or the socket
+  // failed), it completes at once on every backend, so a reader that got fewer bytes than it
+  // asked for from a stream socket may wait here without reading again to EAGAIN first.
   OpAwaiter<void> readable(int fd, const IoOptions& o = {});
   OpAwaiter<void> writable(int fd, const IoOptions& o = {});
   OpAwaiter<void> wait(int fd, Direction dir, const IoOptions& o = {});

@@ -121,6 +121,11 @@ class Proxy {
  public:
   // Resolves every address; EINVAL for an option out of range or a listener with no upstream.
   static Result<std::unique_ptr<Proxy>> open(ProxyOptions options);
+  // The loop backend to run a Proxy on when the user named none: epoll on Linux (a relay waits
+  // for readiness and moves bytes with direct splice calls; an edge-triggered wait costs no
+  // system call where io_uring's one-shot poll costs a submission), else BackendKind::Auto.
+  // Auto too when $ZCNET_BACKEND is set, so that it decides.
+  static BackendKind preferred_backend() noexcept;
   ~Proxy();
   Proxy(const Proxy&) = delete;
   Proxy& operator=(const Proxy&) = delete;
