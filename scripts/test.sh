@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Runs every test: lint (clang-format, clang 14 build), then the release, ASan+UBSan, TSan and
-# portable builds, each through ctest.
+# Runs every test: lint (clang-format), then the release (g++ 12), ASan+UBSan (clang 14), TSan
+# and portable (g++ 12) builds, each through ctest, then the Python tests.
 # ZCNET_TEST_PRESETS="release asan" picks a subset.
 set -euo pipefail
 cd "$(dirname "$0")/.."
