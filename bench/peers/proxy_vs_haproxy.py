@@ -239,15 +239,17 @@ def bad_run(row):
     return any(row["socket_errors"].values()) or row["non2xx"] or not row["requests"]
 
 
-def parse_durations(text):
-    """'5' -> every size 5 s; '5,16m=10' -> 5 s, but 10 s for 16m."""
-    out = {"*": 5}
+def per_size(text, convert):
+    """'5' -> every size 5; '5,16m=10' -> 5, but 10 for 16m (each value through `convert`)."""
+    out = {}
     for part in text.split(","):
         if "=" in part:
-            size, sec = part.split("=")
-            out[size] = int(sec)
+            size, value = part.split("=")
+            out[size] = convert(value)
         else:
-            out["*"] = int(part)
+            out["*"] = convert(part)
+    if "*" not in out:
+        sys.exit(f"'{text}' names no value for every size (like '5,16m=10')")
     return out
 
 
@@ -307,19 +309,23 @@ def main():
     ap.add_argument("--sizes", default="4k,1m,16m", help="comma list of: " + ", ".join(SIZES))
     ap.add_argument("--connections", default="100,500,1000", help="comma list (default "
                     "%(default)s)")
-    ap.add_argument("--duration", default="5",
+    ap.add_argument("--duration", default="4,16m=30",
                     help="seconds per wrk run: one number, or per size like '5,16m=15' (a run "
-                    "must be long enough for responses to complete: 16m x 1000 connections)")
+                    "must be long enough for responses to complete: 1000 connections sharing "
+                    "16 MiB responses take about 13 s each; default %(default)s)")
     ap.add_argument("--runs", type=int, default=3, help="runs per cell, medians reported "
                     "(default %(default)s)")
     ap.add_argument("--threads", type=int, default=1, help="wrk threads (default %(default)s)")
-    ap.add_argument("--wrk-timeout", default="2s", help="wrk --timeout: a request pending "
-                    "longer counts as a timeout error (default %(default)s, wrk's own)")
+    ap.add_argument("--wrk-timeout", default="2s,16m=60s", help="wrk --timeout, one value or "
+                    "per size like --duration: a request pending longer counts as a timeout "
+                    "error and wrk reconnects (default %(default)s: wrk's own 2 s cuts 16 MiB "
+                    "responses off)")
     ap.add_argument("--json", metavar="FILE", help="write every run's raw results here")
     args = ap.parse_args()
     sys.stdout.reconfigure(line_buffering=True)  # the table after the per-run lines, piped too
 
-    durations = parse_durations(args.duration)
+    durations = per_size(args.duration, int)
+    wrk_timeouts = per_size(args.wrk_timeout, str)
     proxies = args.proxies.split(",")
     sizes = args.sizes.split(",")
     conns_list = [int(c) for c in args.connections.split(",")]
@@ -440,6 +446,7 @@ def main():
         results = {}
         for size in sizes:
             duration = durations.get(size, durations["*"])
+            wrk_timeout = wrk_timeouts.get(size, wrk_timeouts["*"])
             for conns in conns_list:
                 for run in range(args.runs):
                     for s in proxies:  # alternating: A B C A B C ...
@@ -453,7 +460,7 @@ def main():
                         t0 = time.monotonic()
                         r = subprocess.run(
                             ["wrk", f"-t{args.threads}", f"-c{conns}", f"-d{duration}s",
-                             "--timeout", args.wrk_timeout, "--latency",
+                             "--timeout", wrk_timeout, "--latency",
                              f"http://127.0.0.1:{ports[s]}/{size}"],
                             stdin=subprocess.DEVNULL, capture_output=True, text=True,
                             timeout=duration + 30)  # on timeout: wrk killed, then raised
