@@ -20,8 +20,10 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <string>
 #include <thread>
 #include <utility>
+#include <vector>
 
 #include "errors.hpp"
 #include "zcnet/loop/loop_group.hpp"
@@ -54,6 +56,19 @@ class LoopThreads {
 
   std::size_t workers() const noexcept { return workers_; }
   int done_fd() const noexcept { return done_fd_.get(); }
+
+  // One SO_REUSEPORT listener per worker on host:port, appended to `out`; port 0 becomes the
+  // first listener's ephemeral port, which the others then share. Returns the port.
+  std::uint16_t listen_each(const std::string& host, std::uint16_t port,
+                            std::vector<UniqueFd>& out) const {
+    ListenOptions lo;
+    lo.reuse_port = true;
+    for (std::size_t i = 0; i < workers_; ++i) {
+      out.push_back(check(listen_tcp(host, port, lo)));
+      if (port == 0) port = check(local_port(out.back().get()));
+    }
+    return port;
+  }
 
   void start(Main main, const char* what, BackendKind backend = BackendKind::Auto) {
     if (group_) throw nanobind::value_error((std::string(what) + " already started").c_str());
@@ -146,5 +161,18 @@ class LoopThreads {
   std::atomic<bool> stopped_{false};
   std::exception_ptr failure_;
 };
+
+// The Python methods every LoopThreads handle (StaticServer, Proxy) has, bound alike: H has
+// start(), shutdown(), stop(), join(seconds), port() and done_fd().
+template <class H>
+void def_loop_threads_handle(nanobind::class_<H>& c, const char* shutdown_doc) {
+  c.def("start", &H::start, "Start the worker threads.")
+      .def("shutdown", &H::shutdown, shutdown_doc)
+      .def("stop", &H::stop, "Immediate stop.")
+      .def("join", &H::join, nanobind::arg("timeout"),
+           "Wait (GIL released) for every worker; False after timeout seconds.")
+      .def_prop_ro("port", &H::port, "The listening port.")
+      .def_prop_ro("done_fd", &H::done_fd, "eventfd, readable once every worker ended.");
+}
 
 }  // namespace zcnet::py

@@ -113,13 +113,7 @@ class Proxy {
     o.idle_timeout = seconds(idle_timeout, "idle_timeout", true);
     o.shutdown_grace = seconds(grace, "grace");
 
-    ListenOptions lo;
-    lo.reuse_port = true;
-    port_ = port;
-    for (std::size_t i = 0; i < threads_.workers(); ++i) {
-      listeners_.push_back(check(listen_tcp(host, port_, lo)));
-      if (port_ == 0) port_ = check(local_port(listeners_.back().get()));
-    }
+    port_ = threads_.listen_each(host, port, listeners_);
     // The listener's name in metrics and logs: the address it listens on.
     const bool v6 = host.find(':') != std::string::npos;
     l.listen = (v6 ? "[" + host + "]" : host) + ":" + std::to_string(port_);
@@ -163,24 +157,17 @@ class Proxy {
 }  // namespace
 
 void bind_proxy(nb::module_& m) {
-  nb::class_<Proxy>(m, "Proxy", "zcnet's TCP proxy (zcnet::proxy) on its own loop threads.")
-      .def(nb::init<const std::string&, std::uint16_t, nb::handle, const std::string&, std::size_t,
-                    const std::string&, std::size_t, double, double, double, double,
-                    const std::string&, const std::string&, const std::string&>(),
-           nb::arg("host"), nb::arg("port"), nb::arg("upstreams"), nb::arg("balance"),
-           nb::arg("workers"), nb::arg("path"), nb::arg("max_connections"),
-           nb::arg("connect_timeout"), nb::arg("idle_timeout"), nb::arg("grace"),
-           nb::arg("health_interval"), nb::arg("health_path"), nb::arg("send_proxy"),
-           nb::arg("mirror"))
-      .def("start", &Proxy::start, "Start the worker threads.")
-      .def("shutdown", &Proxy::shutdown, "Graceful stop (grace period for open connections).")
-      .def("stop", &Proxy::stop, "Immediate stop.")
-      .def("join", &Proxy::join, nb::arg("timeout"),
-           "Wait (GIL released) for every worker; False after timeout seconds.")
+  nb::class_<Proxy> c(m, "Proxy", "zcnet's TCP proxy (zcnet::proxy) on its own loop threads.");
+  c.def(nb::init<const std::string&, std::uint16_t, nb::handle, const std::string&, std::size_t,
+                 const std::string&, std::size_t, double, double, double, double,
+                 const std::string&, const std::string&, const std::string&>(),
+        nb::arg("host"), nb::arg("port"), nb::arg("upstreams"), nb::arg("balance"),
+        nb::arg("workers"), nb::arg("path"), nb::arg("max_connections"), nb::arg("connect_timeout"),
+        nb::arg("idle_timeout"), nb::arg("grace"), nb::arg("health_interval"),
+        nb::arg("health_path"), nb::arg("send_proxy"), nb::arg("mirror"))
       .def("metrics", &Proxy::metrics, "The proxy's metrics in the Prometheus text format.")
-      .def_prop_ro("port", &Proxy::port, "The listening port.")
-      .def_prop_ro("done_fd", &Proxy::done_fd, "eventfd, readable once every worker ended.")
       .def_prop_ro("connections", &Proxy::connections, "Client connections open now.");
+  def_loop_threads_handle(c, "Graceful stop (grace period for open connections).");
 }
 
 }  // namespace zcnet::py

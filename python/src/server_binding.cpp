@@ -37,13 +37,7 @@ class StaticServer {
     o.keepalive_timeout = ms(keepalive_timeout);
     o.shutdown_grace = ms(grace);
     server_ = check(http::Server::open(std::move(o)));
-    ListenOptions lo;
-    lo.reuse_port = true;
-    port_ = port;
-    for (std::size_t i = 0; i < threads_.workers(); ++i) {
-      listeners_.push_back(check(listen_tcp(host, port_, lo)));
-      if (port_ == 0) port_ = check(local_port(listeners_.back().get()));
-    }
+    port_ = threads_.listen_each(host, port, listeners_);
   }
 
   void start() {
@@ -72,21 +66,14 @@ class StaticServer {
 }  // namespace
 
 void bind_static_server(nb::module_& m) {
-  nb::class_<StaticServer>(m, "StaticServer",
-                           "zcnet's HTTP/1.1 static file server on its own loop threads.")
-      .def(nb::init<const std::string&, const std::string&, std::uint16_t, std::size_t,
-                    const std::string&, std::size_t, double, double>(),
-           nb::arg("root"), nb::arg("host"), nb::arg("port"), nb::arg("workers"),
-           nb::arg("strategy"), nb::arg("max_connections"), nb::arg("keepalive_timeout"),
-           nb::arg("grace"))
-      .def("start", &StaticServer::start, "Start the worker threads.")
-      .def("shutdown", &StaticServer::shutdown, "Graceful stop (grace period for responses).")
-      .def("stop", &StaticServer::stop, "Immediate stop.")
-      .def("join", &StaticServer::join, nb::arg("timeout"),
-           "Wait (GIL released) for every worker; False after timeout seconds.")
-      .def_prop_ro("port", &StaticServer::port, "The listening port.")
-      .def_prop_ro("done_fd", &StaticServer::done_fd, "eventfd, readable once every worker ended.")
+  nb::class_<StaticServer> c(m, "StaticServer",
+                             "zcnet's HTTP/1.1 static file server on its own loop threads.");
+  c.def(nb::init<const std::string&, const std::string&, std::uint16_t, std::size_t,
+                 const std::string&, std::size_t, double, double>(),
+        nb::arg("root"), nb::arg("host"), nb::arg("port"), nb::arg("workers"), nb::arg("strategy"),
+        nb::arg("max_connections"), nb::arg("keepalive_timeout"), nb::arg("grace"))
       .def_prop_ro("connections", &StaticServer::connections, "Connections open now.");
+  def_loop_threads_handle(c, "Graceful stop (grace period for responses).");
 }
 
 }  // namespace zcnet::py

@@ -10,7 +10,7 @@ file or peer.
 from __future__ import annotations
 
 import errno as _errno
-from typing import Any, Dict, Iterable, Optional, Sequence, Tuple, Union
+from typing import Any, Dict, Iterable, Optional, Sequence, Tuple, TypeVar, Union
 
 from . import _zcnet
 from ._args import FileArg, SockArg, open_file, socket_fd
@@ -166,10 +166,66 @@ class BufferPool:
         return dict(self._pool.stats())
 
 
-class StaticServer:
+_Handle = TypeVar("_Handle", bound="_LoopThreadsHandle")
+
+
+class _LoopThreadsHandle:
+    """What StaticServer and Proxy share: C++ work on zcnet loop threads of its own (``_impl``),
+    started, stopped and waited for the same way."""
+
+    _impl: Any
+    _grace: float
+
+    @property
+    def port(self) -> int:
+        """The port it listens on (the ephemeral one when port=0 was asked)."""
+        return int(self._impl.port)
+
+    @property
+    def connections(self) -> int:
+        """Client connections open now."""
+        return int(self._impl.connections)
+
+    @property
+    def done_fd(self) -> int:
+        """An eventfd that turns readable once every worker has ended."""
+        return int(self._impl.done_fd)
+
+    def start(self: _Handle) -> _Handle:
+        """Start the worker threads; returns self."""
+        self._impl.start()
+        return self
+
+    def shutdown(self) -> None:
+        """Graceful stop: no new connections; open ones go on for up to ``grace`` s."""
+        self._impl.shutdown()
+
+    def stop(self) -> None:
+        """Immediate stop."""
+        self._impl.stop()
+
+    def join(self, timeout: Optional[float] = None) -> bool:
+        """Wait (GIL released) until every worker has ended; False if ``timeout`` s passed."""
+        if timeout is not None:
+            return bool(self._impl.join(timeout))
+        while not self._impl.join(0.1):
+            pass
+        return True
+
+    def __enter__(self: _Handle) -> _Handle:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.shutdown()
+        if not self.join(self._grace + 1.0):
+            self.stop()
+            self.join()
+
+
+class StaticServer(_LoopThreadsHandle):
     """zcnet's HTTP/1.1 static file server (GET, HEAD, ranges) running on its own zcnet loop
     threads, one SO_REUSEPORT listener per worker. Use as a context manager, or start() /
-    shutdown() / join().
+    shutdown() (responses in flight finish within ``grace``) / join().
     """
 
     def __init__(
@@ -189,57 +245,12 @@ class StaticServer:
             str(root), host, port, workers, strategy, max_connections, keepalive_timeout, grace
         )
 
-    @property
-    def port(self) -> int:
-        """The port it listens on (the ephemeral one when port=0 was asked)."""
-        return int(self._impl.port)
-
-    @property
-    def connections(self) -> int:
-        """Connections open now."""
-        return int(self._impl.connections)
-
-    @property
-    def done_fd(self) -> int:
-        """An eventfd that turns readable once every worker has ended."""
-        return int(self._impl.done_fd)
-
-    def start(self) -> "StaticServer":
-        """Start the worker threads; returns self."""
-        self._impl.start()
-        return self
-
-    def shutdown(self) -> None:
-        """Graceful stop: no new connections; responses in flight finish within ``grace``."""
-        self._impl.shutdown()
-
-    def stop(self) -> None:
-        """Immediate stop."""
-        self._impl.stop()
-
-    def join(self, timeout: Optional[float] = None) -> bool:
-        """Wait (GIL released) until every worker has ended; False if ``timeout`` s passed."""
-        if timeout is not None:
-            return bool(self._impl.join(timeout))
-        while not self._impl.join(0.1):
-            pass
-        return True
-
-    def __enter__(self) -> "StaticServer":
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.shutdown()
-        if not self.join(self._grace + 1.0):
-            self.stop()
-            self.join()
-
 
 #: An upstream of a Proxy: "HOST:PORT", or (address, weight, backup) (weight and backup optional).
 Upstream = Union[str, Tuple[str], Tuple[str, int], Tuple[str, int, bool]]
 
 
-class Proxy:
+class Proxy(_LoopThreadsHandle):
     """zcnet's TCP proxy (the gateway ``zcnet proxy`` runs) on its own zcnet loop threads, one
     SO_REUSEPORT listener per worker: each accepted connection is relayed to one of
     ``upstreams`` (picked by ``balance``), both directions by splice where the kernel allows.
@@ -283,55 +294,10 @@ class Proxy:
             mirror,
         )
 
-    @property
-    def port(self) -> int:
-        """The port it listens on (the ephemeral one when port=0 was asked)."""
-        return int(self._impl.port)
-
-    @property
-    def connections(self) -> int:
-        """Client connections open now."""
-        return int(self._impl.connections)
-
-    @property
-    def done_fd(self) -> int:
-        """An eventfd that turns readable once every worker has ended."""
-        return int(self._impl.done_fd)
-
     def metrics(self) -> str:
         """The proxy's metrics (connections, bytes by upstream and data path, upstream health,
         connect errors and retries, mirror bytes, pipes) in the Prometheus text format."""
         return str(self._impl.metrics())
-
-    def start(self) -> "Proxy":
-        """Start the worker threads; returns self."""
-        self._impl.start()
-        return self
-
-    def shutdown(self) -> None:
-        """Graceful stop: no new connections; open ones go on for up to ``grace`` s."""
-        self._impl.shutdown()
-
-    def stop(self) -> None:
-        """Immediate stop."""
-        self._impl.stop()
-
-    def join(self, timeout: Optional[float] = None) -> bool:
-        """Wait (GIL released) until every worker has ended; False if ``timeout`` s passed."""
-        if timeout is not None:
-            return bool(self._impl.join(timeout))
-        while not self._impl.join(0.1):
-            pass
-        return True
-
-    def __enter__(self) -> "Proxy":
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.shutdown()
-        if not self.join(self._grace + 1.0):
-            self.stop()
-            self.join()
 
 
 def serve(

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import os
 import socket
-from typing import TYPE_CHECKING, Any, Iterable, Optional, Tuple, Union
+from typing import TYPE_CHECKING, Any, Iterable, Optional, Tuple, TypeVar, Union
 
 from . import _zcnet
 from ._args import FileArg, open_file, socket_fd
@@ -251,9 +251,12 @@ async def relay(a: SockOrTransport, b: SockOrTransport, *, strategy: str = "auto
         eb.close(resume_reading=True)
 
 
-class AsyncStaticServer:
-    """A started zcnet.StaticServer awaited from asyncio: ``close()`` starts a graceful
-    shutdown, ``await wait_closed()`` waits on the server's completion eventfd (registered with
+_AsyncH = TypeVar("_AsyncH", bound="_AsyncHandle")
+
+
+class _AsyncHandle:
+    """A started zcnet.StaticServer or zcnet.Proxy awaited from asyncio: ``close()`` starts a
+    graceful shutdown, ``await wait_closed()`` waits on its completion eventfd (registered with
     loop.add_reader), ``async with`` does both.
     """
 
@@ -265,12 +268,17 @@ class AsyncStaticServer:
         """The port it listens on."""
         return int(self._impl.port)
 
+    @property
+    def connections(self) -> int:
+        """Client connections open now."""
+        return int(self._impl.connections)
+
     def close(self) -> None:
-        """Stop accepting; responses in flight finish within the grace period."""
+        """Stop accepting; open connections go on within the grace period."""
         self._impl.shutdown()
 
     def abort(self) -> None:
-        """Stop at once."""
+        """Stop at once (open connections are closed)."""
         self._impl.stop()
 
     async def wait_closed(self) -> None:
@@ -286,12 +294,16 @@ class AsyncStaticServer:
             loop.remove_reader(fd)
         self._impl.join(3600.0)
 
-    async def __aenter__(self) -> "AsyncStaticServer":
+    async def __aenter__(self: _AsyncH) -> _AsyncH:
         return self
 
     async def __aexit__(self, *exc: object) -> None:
         self.close()
         await self.wait_closed()
+
+
+class AsyncStaticServer(_AsyncHandle):
+    """A started zcnet.StaticServer awaited from asyncio (see start_static_server)."""
 
 
 async def start_static_server(
@@ -324,58 +336,15 @@ async def start_static_server(
     return AsyncStaticServer(server)
 
 
-class AsyncProxy:
-    """A started zcnet.Proxy awaited from asyncio: ``close()`` starts a graceful shutdown,
-    ``await wait_closed()`` waits on the proxy's completion eventfd (registered with
-    loop.add_reader), ``async with`` does both. ``metrics()`` gives its Prometheus text.
-    """
-
-    def __init__(self, impl: Any) -> None:
-        self._impl = impl
-
-    @property
-    def port(self) -> int:
-        """The port it listens on."""
-        return int(self._impl.port)
-
-    @property
-    def connections(self) -> int:
-        """Client connections open now."""
-        return int(self._impl.connections)
+class AsyncProxy(_AsyncHandle):
+    """A started zcnet.Proxy awaited from asyncio (see start_proxy); ``metrics()`` gives its
+    Prometheus text."""
 
     def metrics(self) -> str:
         """The proxy's metrics in the Prometheus text format (what ``zcnet proxy --metrics``
         serves): connections, bytes by upstream, direction and data path, upstream health,
         connect errors and retries, mirror bytes, pipes in use."""
         return str(self._impl.metrics())
-
-    def close(self) -> None:
-        """Stop accepting; open connections go on within the grace period."""
-        self._impl.shutdown()
-
-    def abort(self) -> None:
-        """Stop at once (open connections are closed)."""
-        self._impl.stop()
-
-    async def wait_closed(self) -> None:
-        """Wait until every worker has ended (no thread blocked: an eventfd on the loop)."""
-        loop = asyncio.get_running_loop()
-        fd = self._impl.done_fd
-        fut = loop.create_future()
-        loop.add_reader(fd, _wake, fut)
-        try:
-            if not self._impl.join(0.0):
-                await fut
-        finally:
-            loop.remove_reader(fd)
-        self._impl.join(3600.0)
-
-    async def __aenter__(self) -> "AsyncProxy":
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        self.close()
-        await self.wait_closed()
 
 
 async def start_proxy(

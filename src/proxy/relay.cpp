@@ -25,6 +25,13 @@ End end_for(int err, bool reading) noexcept {
   return reading ? End::Reset : End::SinkGone;
 }
 
+bool waited(Flow& f, const Result<void>& ready) noexcept {
+  if (ready) return true;
+  f.end = End::Cancelled;
+  f.error = ready.error().code();
+  return false;
+}
+
 void account(Flow& f, PathSlot path, std::uint64_t n) noexcept {
   if (n == 0) return;
   (path == PathSlot::Splice ? f.spliced : f.copied) += n;
@@ -77,11 +84,7 @@ Task<bool> copy_burst(Worker& w, Flow& f, const IoOptions& io, std::uint64_t bud
     }
     if (!empty || moved > 0) co_return true;
     auto ready = co_await loop.readable(f.from, io);
-    if (!ready) {
-      f.end = End::Cancelled;
-      f.error = ready.error().code();
-      co_return false;
-    }
+    if (!waited(f, ready)) co_return false;
   }
 }
 
@@ -150,11 +153,7 @@ Task<void> pump(Worker& w, Flow& f, bool splice, const CancelToken& token) {
     if (p == Probe::Ended) co_return;
     if (p == Probe::Idle) {
       auto ready = co_await w.loop().readable(f.from, io);
-      if (!ready) {
-        f.end = End::Cancelled;
-        f.error = ready.error().code();
-        co_return;
-      }
+      if (!waited(f, ready)) co_return;
       continue;
     }
     const bool more = co_await copy_burst(w, f, io, budget);  // Bulk: a pool buffer's worth

@@ -92,5 +92,8 @@ enum class Probe : std::uint8_t {
 Task<Probe> probe(Worker& w, Flow& f, const IoOptions& io);
 // The errno of a failed read/write as a flow's end.
 End end_for(int err, bool reading) noexcept;
+// A readiness wait's result: true when it completed; false when it was cancelled or timed out
+// (f.end = Cancelled, f.error its errno).
+bool waited(Flow& f, const Result<void>& ready) noexcept;
 
 }  // namespace zcnet::proxy

@@ -41,11 +41,7 @@ Task<void> pump_splice(Worker& w, Flow& f, const CancelToken& token) {
       if (p == Probe::Ended) co_return;
       if (p == Probe::Idle) {
         auto ready = co_await loop.readable(f.from, io);
-        if (!ready) {
-          f.end = End::Cancelled;
-          f.error = ready.error().code();
-          co_return;
-        }
+        if (!waited(f, ready)) co_return;
         continue;
       }
       woken = Worker::kScratchBytes;  // Bulk: the scratch buffer filled, the rest is spliced
@@ -68,11 +64,7 @@ Task<void> pump_splice(Worker& w, Flow& f, const CancelToken& token) {
       bulk = woken > Worker::kScratchBytes;  // a large wake: the next one likely is too
       woken = 0;
       auto ready = co_await loop.readable(f.from, io);
-      if (!ready) {
-        f.end = End::Cancelled;
-        f.error = ready.error().code();
-        co_return;
-      }
+      if (!waited(f, ready)) co_return;
       continue;
     }
     if (!r.ok()) {
@@ -97,11 +89,7 @@ Task<void> pump_splice(Worker& w, Flow& f, const CancelToken& token) {
       if (d.would_block()) {
         if (f.mirror) f.mirror->flush();
         auto ready = co_await loop.writable(f.to, io);
-        if (!ready) {
-          f.end = End::Cancelled;
-          f.error = ready.error().code();
-          co_return;  // the lease closes the pipe: it still holds bytes
-        }
+        if (!waited(f, ready)) co_return;  // the lease closes the pipe: it still holds bytes
         continue;
       }
       if (!d.ok() || d.n == 0) {

@@ -35,16 +35,29 @@ Task<void> read_short_then_wait(Loop& loop, int fd, Seen& seen) {
   if (seen.woke) seen.second = static_cast<long>(::recv(fd, buf.data(), buf.size(), MSG_DONTWAIT));
 }
 
+// Sends 10 bytes into a socket pair and half-closes it: before the loop first looks at the
+// socket (`fin_with_bytes`: the bytes and the FIN come in one edge), or 50 ms later, once the
+// reader has done its short read (the FIN brings its own edge).
+void short_read_with_fin(Loop& loop, bool fin_with_bytes, Seen& seen) {
+  auto [a, b] = unix_pair_nonblocking();
+  ASSERT_TRUE(a && b);
+  ASSERT_EQ(::send(b.get(), "0123456789", 10, MSG_NOSIGNAL), 10);
+  if (fin_with_bytes) {
+    ASSERT_EQ(::shutdown(b.get(), SHUT_WR), 0);
+  } else {
+    loop.spawn([](Loop& l, int fd) -> Task<void> {
+      (void)co_await l.sleep_for(50ms);
+      ::shutdown(fd, SHUT_WR);
+    }(loop, b.get()));
+  }
+  loop.block_on(read_short_then_wait(loop, a.get(), seen));
+}
+
 TEST_P(ReadinessTest, ShortReadWithFinQueued_NextReadableWaitCompletes) {
   auto loop = make_loop();
   ASSERT_TRUE(loop);
-  auto [a, b] = unix_pair_nonblocking();
-  ASSERT_TRUE(a && b);
   Seen seen;
-  // The bytes and the FIN are both queued before the loop first looks at the socket.
-  ASSERT_EQ(::send(b.get(), "0123456789", 10, MSG_NOSIGNAL), 10);
-  ASSERT_EQ(::shutdown(b.get(), SHUT_WR), 0);
-  loop->block_on(read_short_then_wait(*loop, a.get(), seen));
+  ASSERT_NO_FATAL_FAILURE(short_read_with_fin(*loop, true, seen));
   EXPECT_EQ(seen.first, 10);
   EXPECT_TRUE(seen.woke) << "the wait after a short read hung until its deadline";
   EXPECT_EQ(seen.second, 0);
@@ -53,15 +66,8 @@ TEST_P(ReadinessTest, ShortReadWithFinQueued_NextReadableWaitCompletes) {
 TEST_P(ReadinessTest, ShortReadThenFinLater_NextReadableWaitCompletes) {
   auto loop = make_loop();
   ASSERT_TRUE(loop);
-  auto [a, b] = unix_pair_nonblocking();
-  ASSERT_TRUE(a && b);
   Seen seen;
-  ASSERT_EQ(::send(b.get(), "0123456789", 10, MSG_NOSIGNAL), 10);
-  loop->spawn([](Loop& l, int fd) -> Task<void> {
-    (void)co_await l.sleep_for(50ms);  // after the short read: the FIN brings its own edge
-    ::shutdown(fd, SHUT_WR);
-  }(*loop, b.get()));
-  loop->block_on(read_short_then_wait(*loop, a.get(), seen));
+  ASSERT_NO_FATAL_FAILURE(short_read_with_fin(*loop, false, seen));
   EXPECT_EQ(seen.first, 10);
   EXPECT_TRUE(seen.woke) << "the FIN after a short read did not wake the wait";
   EXPECT_EQ(seen.second, 0);
