@@ -20,8 +20,8 @@ struct MirrorTarget {
   Address address;   // tcp:
   UniqueFd fd;       // file: opened for writing
   std::string path;  // file:
-  mutable std::atomic<std::uint64_t> end{
-      0};  // file: next offset to write at (chunks reserve theirs)
+  // file: the next offset to write at (each chunk reserves its own range)
+  mutable std::atomic<std::uint64_t> end{0};
   std::chrono::milliseconds reconnect_after{1000};
 };
 

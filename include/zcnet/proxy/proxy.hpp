@@ -40,8 +40,10 @@ std::optional<Balance> parse_balance(std::string_view name) noexcept;
 enum class ProxyHeader : std::uint8_t { None, V1, V2 };
 std::optional<ProxyHeader> parse_proxy_header(std::string_view name) noexcept;  // "v1", "v2"
 
-// How each direction moves its bytes. Auto: splice through a pooled pipe where the kernel
-// allows it, else copy. Copy: a 64 KiB pool buffer, taken once the source is readable.
+// How each direction moves its bytes. A burst's first 16 KiB are copied through the worker's
+// scratch buffer (a small exchange ends there; a direction in the middle of bulk skips this),
+// the rest: Auto: by splice through a pooled pipe where the kernel allows it, else copied.
+// Copy: through a 64 KiB pool buffer.
 enum class DataPath : std::uint8_t { Auto, Splice, Copy };
 std::string_view to_string(DataPath p) noexcept;  // "auto", "splice", "copy"
 std::optional<DataPath> parse_data_path(std::string_view name) noexcept;
