@@ -220,12 +220,15 @@ void Mirror::copy(std::span<const std::byte> bytes) {
     w_.metrics().mirror_sent.add(bytes.size());
     return;
   }
-  flush();  // bytes the splice path left pending go first
-  if (pending_ && pending_.buffered() > 0) return cut(bytes.size());
-  const ssize_t n = ::send(sock_.get(), bytes.data(), bytes.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
-  const std::size_t sent = n > 0 ? static_cast<std::size_t>(n) : 0;
-  if (sent) w_.metrics().mirror_sent.add(sent);
-  if (sent < bytes.size()) cut(bytes.size() - sent);  // behind or gone: never wait for it
+  flush();  // bytes still pending go first
+  std::size_t sent = 0;
+  if (!pending_ || pending_.buffered() == 0) {
+    const ssize_t n = ::send(sock_.get(), bytes.data(), bytes.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
+    sent = n > 0 ? static_cast<std::size_t>(n) : 0;
+    if (sent) w_.metrics().mirror_sent.add(sent);
+  }
+  const auto rest = bytes.subspan(sent);
+  if (!rest.empty() && !hold(rest)) cut(rest.size());  // behind or gone: never wait for it
 }
 
 Task<void> Mirror::finish(Loop& loop, Clock::duration within) {

@@ -45,13 +45,16 @@ class Mirror {
 
  private:
   bool ready();  // connected (or connecting), opened again if allowed; false: drop
+  // Copy path: keeps bytes the mirror's socket did not take in the mirror pipe, behind what is
+  // already pending; false when they do not fit (or there is no pipe): the caller cuts.
+  bool hold(std::span<const std::byte> bytes);
   void cut(std::uint64_t dropped_now);
   void drop(std::uint64_t n);
 
   Worker& w_;
   const MirrorTarget& target_;
   UniqueFd sock_;      // tcp: the mirror connection
-  PipeLease pending_;  // tcp, splice path: duplicated bytes not yet taken by the mirror
+  PipeLease pending_;  // tcp: duplicated bytes not yet taken by the mirror
   Clock::time_point retry_at_{};
 };
 

@@ -1,4 +1,5 @@
-// The splice path of a flow: socket -> leased pipe -> socket, and the mirror's tee.
+// The splice path of a flow: socket -> leased pipe -> socket, and the mirror's pipe (filled by tee
+// on the splice path, by write on the copy path, emptied into the mirror by splice).
 //
 // The EAGAIN ambiguity (HAProxy's raw_sock.c; see also transfer/splice_linux.cpp): splice into a
 // pipe fails with EAGAIN both when the socket is empty and when the pipe is full. Here the pipe is
@@ -6,7 +7,9 @@
 // (wait for readable, pipe back to the pool) and a drain's EAGAIN always "sink full" (wait for
 // writable, the pipe kept: it holds bytes, and a pipe holding bytes is never pooled).
 #include <fcntl.h>
+#include <unistd.h>
 
+#include <cerrno>
 #include <cstdlib>
 #include <optional>
 
@@ -123,6 +126,24 @@ void Mirror::tee(int pipe_read_fd, std::size_t n) {
   if (!t.ok() || t.n < n) return cut(n);  // a partial copy would leave a gap: start over
   pending_.filled(t.n);
   flush();
+}
+
+bool Mirror::hold(std::span<const std::byte> bytes) {
+  if (!pending_) {
+    auto leased = w_.pipes().acquire();
+    if (!leased) return false;
+    pending_ = std::move(*leased);
+  }
+  if (pending_.buffered() + bytes.size() > pending_.capacity()) return false;
+  ssize_t n = 0;
+  do n = ::write(pending_.write_fd(), bytes.data(), bytes.size());
+  while (n < 0 && errno == EINTR);
+  if (n > 0) pending_.filled(static_cast<std::size_t>(n));
+  if (n != static_cast<ssize_t>(bytes.size())) {
+    // A partial write would leave a gap; what did go in is dropped with the rest by the cut.
+    return false;
+  }
+  return true;
 }
 
 void Mirror::flush() {
