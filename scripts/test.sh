@@ -5,20 +5,28 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 presets=${ZCNET_TEST_PRESETS:-"release asan tsan portable"}
+jobs=$(nproc)
+stage_start=$SECONDS
+stage_done() {  # prints how long the step took: CI's time budget is spent here
+  echo "=== $1: $((SECONDS - stage_start)) s"
+  stage_start=$SECONDS
+}
 if [ -z "${ZCNET_TEST_PRESETS:-}" ]; then
   scripts/lint.sh
+  stage_done lint
 fi
-jobs=$(nproc)
 for preset in $presets; do
   [ "$preset" = python ] && continue  # not a CMake preset: the Python step below
   echo "=== $preset: configure and build"
   cmake --preset "$preset" >/dev/null
   cmake --build --preset "$preset" -j "$jobs"
+  stage_done "$preset build"
   echo "=== $preset: ctest"
   # Tests share 2 cores and real sockets: run them one at a time so timings stay sane.
   env_extra=()
   [ "$preset" = tsan ] && env_extra=(TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1")
   env "${env_extra[@]}" ctest --preset "$preset" -j 1
+  stage_done "$preset ctest"
 done
 
 # Python package: `pip install .` into build/venv (scripts/setup.sh makes it; build
@@ -27,5 +35,7 @@ done
 if [ -z "${ZCNET_TEST_PRESETS:-}" ] || [[ " $presets " == *" python "* ]]; then
   echo "=== python: pip install . and pytest"
   build/venv/bin/python -m pip install -q --disable-pip-version-check --no-build-isolation .
+  stage_done "python build"
   (cd tests/python && ../../build/venv/bin/python -m pytest -q -p no:cacheprovider)
+  stage_done "python pytest"
 fi

@@ -173,8 +173,8 @@ void Mirror::drop(std::uint64_t n) {
 }
 
 void Mirror::cut(std::uint64_t dropped_now) {
-  drop(dropped_now + (pending_ ? pending_.buffered() : 0));
-  pending_ = PipeLease{};  // holding data: the lease closes the pipe instead of pooling it
+  drop(dropped_now + backlog());
+  discard_backlog();
   if (sock_) {
     w_.loop().close(std::move(sock_));
     w_.metrics().mirror_cuts.add();
@@ -222,7 +222,7 @@ void Mirror::copy(std::span<const std::byte> bytes) {
   }
   flush();  // bytes still pending go first
   std::size_t sent = 0;
-  if (!pending_ || pending_.buffered() == 0) {
+  if (backlog() == 0) {
     const ssize_t n = ::send(sock_.get(), bytes.data(), bytes.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
     sent = n > 0 ? static_cast<std::size_t>(n) : 0;
     if (sent) w_.metrics().mirror_sent.add(sent);
@@ -233,9 +233,9 @@ void Mirror::copy(std::span<const std::byte> bytes) {
 
 Task<void> Mirror::finish(Loop& loop, Clock::duration within) {
   const auto deadline = Clock::now() + within;
-  while (sock_ && pending_ && pending_.buffered() > 0) {
+  while (sock_ && backlog() > 0) {
     flush();
-    if (!sock_ || !pending_ || pending_.buffered() == 0) break;
+    if (!sock_ || backlog() == 0) break;
     const IoOptions io(deadline);  // named: no temporaries inside co_await (loop.hpp)
     auto r = co_await loop.writable(sock_.get(), io);
     if (!r) {
@@ -243,7 +243,7 @@ Task<void> Mirror::finish(Loop& loop, Clock::duration within) {
       break;
     }
   }
-  pending_ = PipeLease{};
+  discard_backlog();
   if (sock_) loop.close(std::move(sock_));
 }
 

@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <span>
+#include <vector>
 
 #include "proxy/config.hpp"
 #include "proxy/worker.hpp"
@@ -48,13 +49,16 @@ class Mirror {
   // Copy path: keeps bytes the mirror's socket did not take in the mirror pipe, behind what is
   // already pending; false when they do not fit (or there is no pipe): the caller cuts.
   bool hold(std::span<const std::byte> bytes);
+  std::size_t backlog() const noexcept;  // tcp: bytes held for the mirror, not yet sent
+  void discard_backlog() noexcept;       // an idle or cut mirror holds no pipe and no buffer
   void cut(std::uint64_t dropped_now);
   void drop(std::uint64_t n);
 
   Worker& w_;
   const MirrorTarget& target_;
   UniqueFd sock_;      // tcp: the mirror connection
-  PipeLease pending_;  // tcp: duplicated bytes not yet taken by the mirror
+  PipeLease pending_;  // tcp, with splice: duplicated bytes not yet taken by the mirror
+  std::vector<std::byte> held_;  // tcp, without splice: the same, in memory (same bound)
   Clock::time_point retry_at_{};
 };
 

@@ -128,6 +128,14 @@ void Mirror::tee(int pipe_read_fd, std::size_t n) {
   flush();
 }
 
+std::size_t Mirror::backlog() const noexcept {
+  return pending_ ? pending_.buffered() : 0;
+}
+
+void Mirror::discard_backlog() noexcept {
+  pending_ = PipeLease{};  // holding data: the lease closes the pipe instead of pooling it
+}
+
 bool Mirror::hold(std::span<const std::byte> bytes) {
   if (!pending_) {
     auto leased = w_.pipes().acquire();
