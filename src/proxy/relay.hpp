@@ -56,8 +56,8 @@ class Mirror {
 
   Worker& w_;
   const MirrorTarget& target_;
-  UniqueFd sock_;      // tcp: the mirror connection
-  PipeLease pending_;  // tcp, with splice: duplicated bytes not yet taken by the mirror
+  UniqueFd sock_;                // tcp: the mirror connection
+  PipeLease pending_;            // tcp, with splice: duplicated bytes not yet taken by the mirror
   std::vector<std::byte> held_;  // tcp, without splice: the same, in memory (same bound)
   Clock::time_point retry_at_{};
 };

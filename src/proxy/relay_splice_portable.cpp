@@ -44,8 +44,8 @@ bool Mirror::hold(std::span<const std::byte> bytes) {
 void Mirror::flush() {
   std::size_t sent = 0;
   while (sock_ && sent < held_.size()) {
-    const ssize_t n = ::send(sock_.get(), held_.data() + sent, held_.size() - sent,
-                             MSG_DONTWAIT | MSG_NOSIGNAL);
+    const ssize_t n =
+        ::send(sock_.get(), held_.data() + sent, held_.size() - sent, MSG_DONTWAIT | MSG_NOSIGNAL);
     if (n < 0 && errno == EINTR) continue;
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) break;  // it takes the rest later
     if (n <= 0) {
