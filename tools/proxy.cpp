@@ -60,6 +60,14 @@ void run_proxy(const ProxyCommandLine& line) {
   go.threads = setup.workers;
   go.loop.backend = setup.backend.empty() ? proxy::Proxy::preferred_backend()
                                           : backend_option_kind(setup.backend);
+  if (setup.options.path == proxy::DataPath::UringSplice) {
+    if (setup.backend.empty()) go.loop.backend = BackendKind::Uring;
+    const BackendKind k = go.loop.backend == BackendKind::Auto ? auto_backend() : go.loop.backend;
+    if (k != BackendKind::Uring)
+      fail(Error(EINVAL, "--path uring-splice", "needs the uring backend (--backend uring)"));
+    if (!uring_backend_available())
+      fail(Error(ENOSYS, "--path uring-splice", "io_uring is not available here"));
+  }
   // Per worker, one listener for each configured address; port 0 becomes the first one's port.
   ListenOptions lo;
   lo.reuse_port = true;

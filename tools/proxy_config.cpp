@@ -37,7 +37,9 @@ proxy::ProxyHeader proxy_header_named(const std::string& s) {
 
 proxy::DataPath path_named(const std::string& s) {
   auto p = proxy::parse_data_path(s);
-  if (!p) throw std::runtime_error(fmt::format("unknown path '{}' (valid: auto, splice, copy)", s));
+  if (!p)
+    throw std::runtime_error(
+        fmt::format("unknown path '{}' (valid: auto, splice, uring-splice, copy)", s));
   return *p;
 }
 
@@ -214,7 +216,9 @@ void add_proxy_options(CLI::App* cmd, ProxyCommandLine& line) {
           "call; auto: what other commands pick)");
   cmd->add_option("--path", a.path,
                   "data path of each direction: auto (splice through a pooled pipe where the "
-                  "kernel allows, else copy), splice, or copy (a pooled buffer)")
+                  "kernel allows, else copy), splice, uring-splice (each splice an io_uring "
+                  "operation; uring backend, chosen when --backend is not given), or copy (a "
+                  "pooled buffer)")
       ->capture_default_str();
   cmd->add_option("--max-connections", a.max_connections,
                   "client connections over all workers; beyond it new ones are closed")

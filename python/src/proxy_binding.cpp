@@ -106,8 +106,10 @@ class Proxy {
     proxy::ProxyOptions o;
     auto p = proxy::parse_data_path(path);
     if (!p)
-      throw nb::value_error(("unknown path '" + path + "' (valid: auto, splice, copy)").c_str());
+      throw nb::value_error(
+          ("unknown path '" + path + "' (valid: auto, splice, uring-splice, copy)").c_str());
     o.path = *p;
+    uring_path_ = *p == proxy::DataPath::UringSplice;
     o.max_connections = max_connections;
     o.connect_timeout = seconds(connect_timeout, "connect_timeout", true);
     o.idle_timeout = seconds(idle_timeout, "idle_timeout", true);
@@ -129,7 +131,7 @@ class Proxy {
           mine.push_back(std::move(listeners_[i]));
           return proxy_->run(loop, std::move(mine), i == 0);
         },
-        "proxy", proxy::Proxy::preferred_backend());
+        "proxy", uring_path_ ? BackendKind::Uring : proxy::Proxy::preferred_backend());
   }
   // Graceful: stop accepting, let open connections go on within the grace period.
   void shutdown() { threads_.shutdown(); }
@@ -148,6 +150,7 @@ class Proxy {
   std::size_t connections() const noexcept { return proxy_->connections(); }
 
  private:
+  bool uring_path_ = false;  // uring-splice: the loops run on io_uring
   std::unique_ptr<proxy::Proxy> proxy_;
   std::vector<UniqueFd> listeners_;
   std::uint16_t port_ = 0;

@@ -375,7 +375,8 @@ async def start_proxy(
     share of connections under roundrobin and source; a backup upstream is used only while
     every other one is down); a single string is one upstream. ``balance``: "roundrobin"
     (weighted), "leastconn" or "source" (client address hash). ``workers``: loop threads (0: one
-    per CPU). ``path``: "auto" (splice where possible, else copy), "splice" or "copy".
+    per CPU). ``path``: "auto" (splice where possible, else copy), "splice", "uring-splice" (each
+    splice an io_uring operation; the loops then run on io_uring) or "copy".
     ``max_connections``: client connections over every worker; beyond it new ones are closed.
     ``connect_timeout``: seconds per upstream connect attempt (a failed connect is retried on
     another upstream, up to 3 attempts, before any client byte went out). ``idle_timeout``:

@@ -75,6 +75,8 @@ const char* op_name(detail::OpCode c) noexcept {
       return "recv";
     case OpCode::SendZc:
       return "send_zc";
+    case OpCode::Splice:
+      return "splice";
     case OpCode::Sleep:
       return "sleep";
     case OpCode::Yield:

@@ -82,6 +82,16 @@ OpAwaiter<std::size_t> Loop::send_zc(int fd, std::span<const std::byte> buf, con
   return OpAwaiter<std::size_t>(*this, detail::OpCode::SendZc, fd, o, buf);
 }
 
+SpliceAwaiter::SpliceAwaiter(Loop& loop, int in, int out, std::size_t len, const IoOptions& o)
+    : OpAwaiter<std::size_t>(loop, detail::OpCode::Splice, in, o) {
+  op_.fd_out = out;
+  op_.len = len;
+}
+
+SpliceAwaiter Loop::splice(int in, int out, std::size_t len, const IoOptions& o) {
+  return SpliceAwaiter(*this, in, out, len, o);
+}
+
 OpAwaiter<void> Loop::sleep_until(Clock::time_point when, CancelToken cancel) {
   return OpAwaiter<void>(*this, detail::OpCode::Sleep, -1, IoOptions{when, std::move(cancel)});
 }

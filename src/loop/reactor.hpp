@@ -11,6 +11,10 @@
 
 namespace zcnet::detail {
 
+// The Splice op's system call on reactors (splice_op_*.cpp): splice(2) with SPLICE_F_MOVE and
+// SPLICE_F_NONBLOCK, SIGPIPE held off; -1 and errno ENOSYS where there is no splice.
+long splice_now(int in, int out, std::size_t len) noexcept;
+
 // Loop-owned buffers for Loop::recv() on reactors: allocated on first use, at most
 // `count` of them. Ops that find none wait (FIFO) until one comes back.
 class RecvPool final : public BufferOwner {

@@ -141,6 +141,9 @@ int Reactor::perform(Op& op) {
         errno = saved;
         break;
       }
+      case OpCode::Splice:
+        r = splice_now(op.fd, op.fd_out, op.len);
+        break;
       default:
         return -EINVAL;
     }
@@ -151,6 +154,10 @@ int Reactor::perform(Op& op) {
 }
 
 bool Reactor::try_now(Op& op) {
+  if (op.code == OpCode::Splice) {  // never waits: EAGAIN is the caller's to act on
+    op.res = perform(op);
+    return true;
+  }
   Direction dir = wait_direction(op);
   if (op.code == OpCode::Poll) {
     FdState* st = find(op.fd);

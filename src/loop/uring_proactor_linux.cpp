@@ -1,11 +1,12 @@
-// The io_uring backend: a proactor. Single-shot ops (poll, connect, read, send, send_zc) are one
-// SQE each, with a linked timeout SQE when they have a deadline; accept and recv are multishot
-// per fd (recv into the provided-buffer ring) and their results queue per fd, bounded, until a
-// task asks. SQEs are batched: everything a turn prepared goes in with the next wait, one
+// The io_uring backend: a proactor. Single-shot ops (poll, connect, read, send, send_zc, splice)
+// are one SQE each, with a linked timeout SQE when they have a deadline; accept and recv are
+// multishot per fd (recv into the provided-buffer ring) and their results queue per fd, bounded,
+// until a task asks. SQEs are batched: everything a turn prepared goes in with the next wait, one
 // io_uring_enter for many SQEs.
 //
 // user_data: an Op* (aligned), a Multishot* with bit 0 set, kWake, or 0 for CQEs nobody needs
 // (linked timeouts, cancel requests).
+#include <fcntl.h>
 #include <liburing.h>
 #include <poll.h>
 #include <sys/eventfd.h>
@@ -234,6 +235,10 @@ void UringProactor::submit(Op& op) {
         io_uring_prep_write(s, op.fd, op.buf, static_cast<unsigned>(op.len), -1);
       else
         io_uring_prep_send(s, op.fd, op.buf, op.len, MSG_NOSIGNAL);
+      break;
+    case OpCode::Splice:
+      io_uring_prep_splice(s, op.fd, -1, op.fd_out, -1, static_cast<unsigned>(op.len),
+                           SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
       break;
     default:
       io_uring_prep_nop(s);

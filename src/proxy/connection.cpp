@@ -86,10 +86,10 @@ Task<void> direction(Worker& w, Flow& f, bool splice, ConnState& state, bool& re
 
 // What moved a direction's bytes; a direction that moved none names the path it would have used.
 const char* path_name(const Flow& f, bool splice) {
-  if (f.spliced && f.copied) return "splice+copy";
+  if (f.spliced && f.copied) return f.uring ? "uring-splice+copy" : "splice+copy";
   if (f.copied) return "copy";
-  if (f.spliced) return "splice";
-  return splice ? "splice" : "copy";
+  if (f.spliced || splice) return f.uring ? "uring-splice" : "splice";
+  return "copy";
 }
 
 }  // namespace
@@ -171,8 +171,11 @@ Task<void> proxy_connection(Worker& w, std::size_t listener, UniqueFd client) {
         m_c2u.emplace(w, *lc.mirror);
         if (lc.options.mirror.both_ways) m_u2c.emplace(w, *lc.mirror);
       }
-      c2u = Flow{client.get(), up.get(), Way::ToUpstream, &us, &state, m_c2u ? &*m_c2u : nullptr};
-      u2c = Flow{up.get(), client.get(), Way::ToClient, &us, &state, m_u2c ? &*m_u2c : nullptr};
+      const bool uring = splice && o.path == DataPath::UringSplice;
+      c2u = Flow{client.get(), up.get(), Way::ToUpstream, &us, &state, m_c2u ? &*m_c2u : nullptr,
+                 uring};
+      u2c = Flow{up.get(), client.get(), Way::ToClient, &us, &state, m_u2c ? &*m_u2c : nullptr,
+                 uring};
       bool reset = false;
       TaskGroup other(loop);
       other.spawn(direction(w, u2c, splice, state, reset));

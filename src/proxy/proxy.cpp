@@ -53,6 +53,8 @@ std::string_view to_string(DataPath p) noexcept {
       return "auto";
     case DataPath::Splice:
       return "splice";
+    case DataPath::UringSplice:
+      return "uring-splice";
     case DataPath::Copy:
       return "copy";
   }
@@ -60,7 +62,7 @@ std::string_view to_string(DataPath p) noexcept {
 }
 
 std::optional<DataPath> parse_data_path(std::string_view name) noexcept {
-  for (DataPath p : {DataPath::Auto, DataPath::Splice, DataPath::Copy})
+  for (DataPath p : {DataPath::Auto, DataPath::Splice, DataPath::UringSplice, DataPath::Copy})
     if (name == to_string(p)) return p;
   return std::nullopt;
 }
@@ -126,7 +128,7 @@ Result<std::shared_ptr<const Config>> Proxy::build(ProxyOptions o) {
   if (o.listeners.empty()) return invalid("no listener");
   if (o.max_attempts == 0) return invalid("max_attempts must be at least 1");
   if (o.max_connections == 0) return invalid("max_connections must be at least 1");
-  if (o.path == DataPath::Splice && !splice_available())
+  if ((o.path == DataPath::Splice || o.path == DataPath::UringSplice) && !splice_available())
     return Error(EOPNOTSUPP, "proxy options", "splice is not available here (use auto or copy)");
   UniqueFd log;
   if (o.access_log_fd >= 0) {
@@ -294,11 +296,11 @@ void Proxy::write_metrics(std::string& out) const {
   p.family("zcnet_proxy_bytes_total", "counter",
            "Bytes relayed, by upstream, direction and data path.");
   static constexpr std::string_view ways[2] = {"to_upstream", "to_client"};
-  static constexpr std::string_view paths[2] = {"splice", "copy"};
+  static constexpr std::string_view paths[kPathSlots] = {"splice", "copy", "uring-splice"};
   for (std::size_t li = 0; li < config_->listeners(); ++li)
     for (const Upstream& u : config_->listener(li).pool->upstreams())
       for (int w = 0; w < 2; ++w)
-        for (int k = 0; k < 2; ++k)
+        for (std::size_t k = 0; k < kPathSlots; ++k)
           p.sample("zcnet_proxy_bytes_total",
                    {{"listener", u.state->listener},
                     {"upstream", u.state->name},
@@ -359,6 +361,8 @@ Task<void> accept_loop(Worker& w, std::size_t listener, UniqueFd fd) {
 }  // namespace
 
 Task<void> Proxy::run(Loop& loop, std::vector<UniqueFd> listeners, bool health_checks) {
+  if (config_->options().path == DataPath::UringSplice && loop.backend() != BackendKind::Uring)
+    throw std::invalid_argument("proxy: the uring-splice path needs the uring loop backend");
   Worker w(loop, *this);
   CancelSource helpers_stop;
   TaskGroup helpers(loop);

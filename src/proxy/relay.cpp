@@ -34,7 +34,7 @@ bool waited(Flow& f, const Result<void>& ready) noexcept {
 
 void account(Flow& f, PathSlot path, std::uint64_t n) noexcept {
   if (n == 0) return;
-  (path == PathSlot::Splice ? f.spliced : f.copied) += n;
+  (path == PathSlot::Copy ? f.copied : f.spliced) += n;
   if (f.conn) f.conn->moved += n;
   if (f.upstream) f.upstream->add_bytes(f.way, path, n);
 }

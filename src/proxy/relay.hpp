@@ -69,6 +69,7 @@ struct Flow {
   UpstreamState* upstream = nullptr;  // byte counters
   ConnState* conn = nullptr;          // `moved` for the idle watchdog
   Mirror* mirror = nullptr;
+  bool uring = false;  // splices are io_uring operations (DataPath::UringSplice)
   std::uint64_t spliced = 0;
   std::uint64_t copied = 0;
   End end = End::Eof;

@@ -30,6 +30,14 @@ BackendKind Proxy::preferred_backend() noexcept {
   return std::getenv("ZCNET_BACKEND") ? BackendKind::Auto : BackendKind::Epoll;
 }
 
+namespace {
+
+sys::IoResult io_result(const Result<std::size_t>& n) noexcept {
+  return n ? sys::IoResult{*n, 0} : sys::IoResult{0, n.error().code()};
+}
+
+}  // namespace
+
 Task<void> pump_splice(Worker& w, Flow& f, const CancelToken& token) {
   Loop& loop = w.loop();
   const IoOptions io(token);  // named: no temporaries inside co_await (loop.hpp)
@@ -59,8 +67,14 @@ Task<void> pump_splice(Worker& w, Flow& f, const CancelToken& token) {
       pipe = std::move(*leased);
     }
     // Fill. The pipe is empty here, so EAGAIN can only mean the socket has nothing.
-    sys::IoResult r = sys::splice(f.from, nullptr, pipe.write_fd(), nullptr, pipe.capacity(),
-                                  SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+    sys::IoResult r;
+    if (f.uring) {
+      auto n = co_await loop.splice(f.from, pipe.write_fd(), pipe.capacity(), io);
+      r = io_result(n);
+    } else {
+      r = sys::splice(f.from, nullptr, pipe.write_fd(), nullptr, pipe.capacity(),
+                      SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+    }
     if (r.would_block()) {
       pipe = PipeLease{};  // empty: back to the pool while the source is idle
       burst = 0;
@@ -84,7 +98,10 @@ Task<void> pump_splice(Worker& w, Flow& f, const CancelToken& token) {
     // Drain. The pipe holds bytes, so EAGAIN can only mean the sink is full.
     while (pipe.buffered() > 0) {
       sys::IoResult d;
-      {
+      if (f.uring) {
+        auto n = co_await loop.splice(pipe.read_fd(), f.to, pipe.buffered(), io);
+        d = io_result(n);
+      } else {
         sys::SigpipeBlock no_sigpipe;  // splice has no MSG_NOSIGNAL
         d = sys::splice(pipe.read_fd(), nullptr, f.to, nullptr, pipe.buffered(),
                         SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
@@ -96,12 +113,12 @@ Task<void> pump_splice(Worker& w, Flow& f, const CancelToken& token) {
         continue;
       }
       if (!d.ok() || d.n == 0) {
-        f.end = End::SinkGone;
+        f.end = d.ok() ? End::SinkGone : end_for(d.err, false);  // ECANCELED: io_uring's wait
         f.error = d.ok() ? EIO : d.err;
         co_return;
       }
       pipe.drained(d.n);
-      account(f, PathSlot::Splice, d.n);
+      account(f, f.uring ? PathSlot::UringSplice : PathSlot::Splice, d.n);
       burst += d.n;
       woken += d.n;
     }

@@ -17,7 +17,8 @@
 namespace zcnet::proxy {
 
 enum class Way : std::uint8_t { ToUpstream = 0, ToClient = 1 };
-enum class PathSlot : std::uint8_t { Splice = 0, Copy = 1 };
+enum class PathSlot : std::uint8_t { Splice = 0, Copy = 1, UringSplice = 2 };
+inline constexpr std::size_t kPathSlots = 3;
 
 // Written by every worker (relaxed atomic adds, once per burst of bytes or per connection, never
 // per syscall) and by the health checker; read by scrapes.
@@ -38,8 +39,8 @@ struct UpstreamState {
   std::atomic<std::uint64_t> connect_errors{0};  // failed connect attempts
   std::atomic<std::uint64_t> retries{0};         // connections that came here after another failed
   std::atomic<std::uint64_t> checks_failed{0};
-  std::atomic<std::uint64_t> transitions{0};    // up <-> down
-  std::atomic<std::uint64_t> bytes[2][2] = {};  // [Way][PathSlot]
+  std::atomic<std::uint64_t> transitions{0};             // up <-> down
+  std::atomic<std::uint64_t> bytes[2][kPathSlots] = {};  // [Way][PathSlot]
 
   void add_bytes(Way w, PathSlot p, std::uint64_t n) noexcept {
     bytes[static_cast<int>(w)][static_cast<int>(p)].fetch_add(n, std::memory_order_relaxed);

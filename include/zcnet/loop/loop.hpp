@@ -170,6 +170,11 @@ class ConnectAwaiter : public OpAwaiter<void> {
   sockaddr_storage addr_{};
 };
 
+class SpliceAwaiter : public OpAwaiter<std::size_t> {
+ public:
+  SpliceAwaiter(Loop& loop, int in, int out, std::size_t len, const IoOptions& o);
+};
+
 class Loop {
  public:
   // Fails with ENOSYS when the forced backend is not available here.
@@ -217,6 +222,11 @@ class Loop {
   // io_uring: send_zc, completing once the kernel has released `buf` (reusable then). Other
   // backends: a plain send.
   OpAwaiter<std::size_t> send_zc(int fd, std::span<const std::byte> buf, const IoOptions& o = {});
+  // Moves up to `len` bytes from `in` to `out`, one of them a pipe, as splice(2) with
+  // SPLICE_F_MOVE | SPLICE_F_NONBLOCK does: EAGAIN is returned, never waited on (only the caller
+  // knows which side to wait for). io_uring: an IORING_OP_SPLICE, which the kernel runs on one of
+  // its io-wq worker threads; epoll: the system call, made at once. ENOSYS without splice(2).
+  SpliceAwaiter splice(int in, int out, std::size_t len, const IoOptions& o = {});
   Task<Result<void>> write_all(int fd, std::span<const std::byte> buf, IoOptions o = {});
   Task<Result<void>> read_exact(int fd, std::span<std::byte> buf, IoOptions o = {});
   OpAwaiter<void> sleep_until(Clock::time_point when, CancelToken cancel = {});

@@ -44,6 +44,7 @@ enum class OpCode : std::uint8_t {
   Write,    // from buf/len; send(MSG_NOSIGNAL) on sockets, write() otherwise
   Recv,     // into a loop-owned buffer (io_uring: multishot recv + provided-buffer ring)
   SendZc,   // io_uring send_zc; completes after the kernel's notification (buffer reusable)
+  Splice,   // fd -> fd_out (one a pipe), up to len bytes; never waits: EAGAIN is its result
   Sleep,    // until deadline
   Yield,    // back of the ready queue
 };
@@ -60,6 +61,7 @@ struct Op {
   bool not_socket = false;  // write to a non-socket: use write() instead of send()
   std::uint8_t list = 0;    // which backend list holds the op (backend-defined, 0 = none)
   int fd = -1;
+  int fd_out = -1;  // Splice: where the bytes go
   std::byte* buf = nullptr;
   std::size_t len = 0;
   const void* addr = nullptr;

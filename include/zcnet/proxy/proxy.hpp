@@ -43,9 +43,10 @@ std::optional<ProxyHeader> parse_proxy_header(std::string_view name) noexcept;  
 // How each direction moves its bytes. A burst's first 16 KiB are copied through the worker's
 // scratch buffer (a small exchange ends there; a direction in the middle of bulk skips this),
 // the rest: Auto: by splice through a pooled pipe where the kernel allows it, else copied.
-// Copy: through a 64 KiB pool buffer.
-enum class DataPath : std::uint8_t { Auto, Splice, Copy };
-std::string_view to_string(DataPath p) noexcept;  // "auto", "splice", "copy"
+// Copy: through a 64 KiB pool buffer. UringSplice: the splice path with each splice submitted to
+// io_uring (IORING_OP_SPLICE, run by the kernel's io-wq threads); the uring backend only.
+enum class DataPath : std::uint8_t { Auto, Splice, UringSplice, Copy };
+std::string_view to_string(DataPath p) noexcept;  // "auto", "splice", "uring-splice", "copy"
 std::optional<DataPath> parse_data_path(std::string_view name) noexcept;
 
 // A socket address and the HOST:PORT text it came from (what logs and metrics call it).

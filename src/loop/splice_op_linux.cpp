@@ -1,0 +1,14 @@
+// The loop's Splice operation on the epoll and poll() reactors: the system call itself.
+#include <fcntl.h>
+
+#include "loop/reactor.hpp"
+#include "sys/sigpipe_posix.hpp"
+
+namespace zcnet::detail {
+
+long splice_now(int in, int out, std::size_t len) noexcept {
+  sys::SigpipeBlock no_sigpipe;  // splice has no MSG_NOSIGNAL
+  return ::splice(in, nullptr, out, nullptr, len, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+}
+
+}  // namespace zcnet::detail
