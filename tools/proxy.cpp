@@ -50,12 +50,6 @@ void reload(const ProxyCommandLine& line, const ProxySetup& started, proxy::Prox
 void run_proxy(const ProxyCommandLine& line) {
   StopSignals signals(true);  // before any thread starts: they inherit the blocked mask
   const ProxySetup setup = effective_proxy_setup(line);
-  std::unique_ptr<proxy::Proxy> p;
-  {
-    UniqueFd log;
-    p = check(proxy::Proxy::open(open_options(setup, log)));
-  }
-
   LoopGroupOptions go;
   go.threads = setup.workers;
   go.loop.backend = setup.backend.empty() ? proxy::Proxy::preferred_backend()
@@ -68,6 +62,12 @@ void run_proxy(const ProxyCommandLine& line) {
     if (!uring_backend_available())
       fail(Error(ENOSYS, "--path uring-splice", "io_uring is not available here"));
   }
+  std::unique_ptr<proxy::Proxy> p;
+  {
+    UniqueFd log;
+    p = check(proxy::Proxy::open(open_options(setup, log)));
+  }
+
   // Per worker, one listener for each configured address; port 0 becomes the first one's port.
   ListenOptions lo;
   lo.reuse_port = true;

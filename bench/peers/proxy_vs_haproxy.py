@@ -304,6 +304,10 @@ def main():
                     "(default %(default)s)")
     ap.add_argument("--zcnet-args", default="", help="extra args appended to 'zcnet proxy', "
                     "e.g. '--strategy read-write' (one flag alone: --zcnet-args=--flag)")
+    ap.add_argument("--zcnet-variant", action="append", default=[], metavar="NAME=ARGS",
+                    help="one more zcnet proxy, named zcnet-NAME, started with ARGS appended "
+                    "(after --zcnet-args), e.g. 'uring=--backend uring'; repeatable; each is "
+                    "added to --proxies")
     ap.add_argument("--proxies", default=",".join(PROXIES),
                     help="comma list of: " + ", ".join(PROXIES) + " (default all)")
     ap.add_argument("--sizes", default="4k,1m,16m", help="comma list of: " + ", ".join(SIZES))
@@ -327,10 +331,17 @@ def main():
     durations = per_size(args.duration, int)
     wrk_timeouts = per_size(args.wrk_timeout, str)
     proxies = args.proxies.split(",")
+    variants = {}
+    for v in args.zcnet_variant:
+        name, sep, extra = v.partition("=")
+        if not sep or not name:
+            sys.exit(f"--zcnet-variant '{v}' is not NAME=ARGS")
+        variants["zcnet-" + name] = shlex.split(extra)
+    proxies += [v for v in variants if v not in proxies]
     sizes = args.sizes.split(",")
     conns_list = [int(c) for c in args.connections.split(",")]
     for p in proxies:
-        if p not in PROXIES:
+        if p not in PROXIES and p not in variants:
             sys.exit(f"unknown proxy {p}: one of {', '.join(PROXIES)}")
     for s in sizes:
         if s not in SIZES:
@@ -341,7 +352,7 @@ def main():
     for tool in tools:
         if not shutil.which(tool):
             sys.exit(f"{tool} not found: run scripts/setup-peers.sh")
-    if "zcnet" in proxies and not (os.path.isfile(args.zcnet) and os.access(args.zcnet, os.X_OK)):
+    if any(p == "zcnet" or p in variants for p in proxies) and not (os.path.isfile(args.zcnet) and os.access(args.zcnet, os.X_OK)):
         sys.exit(f"zcnet not found at {args.zcnet}: build it (cmake --preset release && cmake "
                  f"--build --preset release), pass --zcnet, or leave zcnet out of --proxies")
 
@@ -398,10 +409,10 @@ def main():
                 if said and said != "Configuration file is valid":
                     notes.append(f"{name}: haproxy -c: {said}")
                 start(name, ["haproxy", "-db", "-f", cfg])
-            elif name == "zcnet":
+            elif name == "zcnet" or name in variants:
                 start(name, [args.zcnet, "proxy", "--listen", f"127.0.0.1:{ports[name]}",
                              "--upstream", f"127.0.0.1:{nginx_port}", "--workers", "1"]
-                      + shlex.split(args.zcnet_args))
+                      + shlex.split(args.zcnet_args) + variants.get(name, []))
         for name in proxies:
             if name != "nginx-direct":
                 wait_port(ports[name], procs[name], name, logs[name])

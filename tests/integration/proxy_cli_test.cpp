@@ -141,6 +141,11 @@ TEST(ProxyCli, BadFlagsAndConfigsEndInAClearError) {
       {{"--listen", "127.0.0.1:0", "--upstream", "nowhere"}, "is not HOST:PORT"},
       {{"--listen", "127.0.0.1:0", "--upstream", "127.0.0.1:1", "--mirror", "udp:x"},
        "neither tcp:HOST:PORT nor file:PATH"},
+      {{"--listen", "127.0.0.1:0", "--upstream", "127.0.0.1:1", "--path", "tee"},
+       "unknown path 'tee' (valid: auto, splice, uring-splice, copy)"},
+      {{"--listen", "127.0.0.1:0", "--upstream", "127.0.0.1:1", "--path", "uring-splice",
+        "--backend", "epoll"},
+       "needs the uring backend"},
       {{}, "--listen and --upstream are required"},
   };
   for (const auto& [args, message] : cases) {

@@ -29,6 +29,8 @@ struct Pipe {
   }
 };
 
+#ifndef ZCNET_PORTABLE
+
 std::vector<std::byte> pattern_bytes(std::size_t n) {
   std::vector<std::byte> v(n);
   for (std::size_t i = 0; i < n; ++i) v[i] = static_cast<std::byte>((i * 131 + i / 977) & 0xff);
@@ -85,8 +87,6 @@ Task<void> relay(Loop& loop, int from, int to, const Pipe& pipe, Moved& m) {
     }
   }
 }
-
-#ifndef ZCNET_PORTABLE
 
 TEST_P(SpliceOpTest, SocketToPipeToSocket_ByteExact) {
   auto loop = make_loop();
