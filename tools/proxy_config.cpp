@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <fstream>
+#include <limits>
 #include <nlohmann/json.hpp>
 #include <stdexcept>
 
@@ -189,6 +190,8 @@ void read_config(const std::string& path, ProxySetup& s, ProxyArgs& top) {
       top.max_pipes = r.whole(v, key);
     } else if (key == "pipe-size") {
       top.pipe_size = r.str(v, key);
+    } else if (key == "notsent-lowat") {
+      top.notsent_lowat = r.str(v, key);
     } else {
       throw std::runtime_error(fmt::format("--config {}: unknown key \"{}\"", path, k));
     }
@@ -270,6 +273,10 @@ void add_proxy_options(CLI::App* cmd, ProxyCommandLine& line) {
       ->capture_default_str();
   cmd->add_option("--pipe-size", a.pipe_size, "capacity of each pipe (F_SETPIPE_SZ)")
       ->capture_default_str();
+  cmd->add_option("--notsent-lowat", a.notsent_lowat,
+                  "TCP_NOTSENT_LOWAT of both sockets of each connection: a socket takes more "
+                  "bytes only while fewer than this wait unsent in it (0: the kernel's default)")
+      ->capture_default_str();
 }
 
 void note_given_proxy_options(const CLI::App* cmd, ProxyCommandLine& line) {
@@ -297,6 +304,7 @@ ProxySetup effective_proxy_setup(const ProxyCommandLine& line) {
   ZCNET_TAKE("access-log", access_log);
   ZCNET_TAKE("max-pipes", max_pipes);
   ZCNET_TAKE("pipe-size", pipe_size);
+  ZCNET_TAKE("notsent-lowat", notsent_lowat);
 #undef ZCNET_TAKE
   if (given("listen")) {
     if (f.upstreams.empty()) throw std::runtime_error("--listen needs at least one --upstream");
@@ -337,6 +345,10 @@ ProxySetup effective_proxy_setup(const ProxyCommandLine& line) {
     throw std::runtime_error("connect-timeout and idle-timeout must be > 0 seconds");
   o.max_pipes = a.max_pipes;
   o.pipe_bytes = static_cast<std::size_t>(parse_size(a.pipe_size));
+  const std::uint64_t lowat = parse_size(a.notsent_lowat);
+  if (lowat > std::numeric_limits<std::uint32_t>::max())
+    throw std::runtime_error("notsent-lowat must be below 4 GiB");
+  o.notsent_lowat = static_cast<std::uint32_t>(lowat);
   return s;
 }
 

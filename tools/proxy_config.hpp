@@ -41,6 +41,7 @@ struct ProxyArgs {
   std::string send_proxy = "none";
   std::size_t max_pipes = 4096;
   std::string pipe_size = "1M";
+  std::string notsent_lowat = "64K";
 };
 
 struct ProxyCommandLine {

@@ -36,9 +36,11 @@ std::string describe(const sockaddr_storage& ss) {
   return fmt::format("{}:{}", ip, port);
 }
 
-void no_delay(int fd) {
+void tune(int fd, std::uint32_t notsent_lowat) {
   const int one = 1;
   (void)::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  if (notsent_lowat > 0)
+    (void)::setsockopt(fd, IPPROTO_TCP, TCP_NOTSENT_LOWAT, &notsent_lowat, sizeof notsent_lowat);
 }
 
 // The next close of `fd` sends RST instead of FIN.
@@ -112,7 +114,7 @@ Task<void> proxy_connection(Worker& w, std::size_t listener, UniqueFd client) {
   (void)::getpeername(client.get(), reinterpret_cast<sockaddr*>(&peer), &len);
   len = sizeof local;
   (void)::getsockname(client.get(), reinterpret_cast<sockaddr*>(&local), &len);
-  no_delay(client.get());
+  tune(client.get(), o.notsent_lowat);
 
   // Connect: each failure marks the upstream (passive health) and moves on to the next one.
   UniqueFd up;
@@ -154,7 +156,7 @@ Task<void> proxy_connection(Worker& w, std::size_t listener, UniqueFd client) {
     UpstreamState& us = *chosen->state;
     us.active.fetch_add(1, std::memory_order_relaxed);
     state.relaying = true;
-    no_delay(up.get());
+    tune(up.get(), o.notsent_lowat);
     bool ok = true;
     if (lc.options.send_proxy != ProxyHeader::None) {
       char header[kProxyHeaderMax];

@@ -146,6 +146,8 @@ TEST(ProxyCli, BadFlagsAndConfigsEndInAClearError) {
       {{"--listen", "127.0.0.1:0", "--upstream", "127.0.0.1:1", "--path", "uring-splice",
         "--backend", "epoll"},
        "needs the uring backend"},
+      {{"--listen", "127.0.0.1:0", "--upstream", "127.0.0.1:1", "--notsent-lowat", "5G"},
+       "notsent-lowat must be below 4 GiB"},
       {{}, "--listen and --upstream are required"},
   };
   for (const auto& [args, message] : cases) {

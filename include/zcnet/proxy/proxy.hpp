@@ -114,6 +114,9 @@ struct ProxyOptions {
   std::size_t pipe_bytes = 1024 * 1024;
   std::size_t max_pipes = 4096;
   std::uint64_t step_budget = 2 * 1024 * 1024;  // bytes per direction per loop turn
+  // TCP_NOTSENT_LOWAT of both sockets of a connection (0: the kernel's default, unlimited here):
+  // a sink takes more bytes only while fewer than this wait unsent in it (docs/proxy.md).
+  std::uint32_t notsent_lowat = 64 * 1024;
   int access_log_fd = -1;  // one line per connection, buffered per worker; the Config keeps a dup
 };
 
