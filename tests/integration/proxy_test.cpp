@@ -4,9 +4,11 @@
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <gtest/gtest.h>
+#include <netinet/tcp.h>
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstring>
 #include <fstream>
 #include <future>
@@ -624,6 +626,52 @@ TEST_P(ProxyTest, IdleTimeoutClosesASilentConnection) {
   EXPECT_LT(std::chrono::steady_clock::now() - began, 5s);
   EXPECT_TRUE(
       eventually([&] { return p->metric("zcnet_proxy_closed_total{how=\"idle-timeout\"}") == 1; }));
+}
+
+// TCP_NOTSENT_LOWAT of the socket in this process whose local port is `local` (0: any) and whose
+// peer's port is `peer` (0: any); -1 if there is none.
+long notsent_lowat_of(std::uint16_t local, std::uint16_t peer) {
+  for (int fd = 0; fd < 4096; ++fd) {
+    struct stat st {};
+    if (::fstat(fd, &st) != 0 || !S_ISSOCK(st.st_mode)) continue;
+    sockaddr_in me{}, them{};
+    socklen_t len = sizeof me;
+    if (::getsockname(fd, reinterpret_cast<sockaddr*>(&me), &len) != 0 || me.sin_family != AF_INET)
+      continue;
+    len = sizeof them;
+    if (::getpeername(fd, reinterpret_cast<sockaddr*>(&them), &len) != 0) continue;
+    if ((local && ntohs(me.sin_port) != local) || (peer && ntohs(them.sin_port) != peer)) continue;
+    unsigned v = 0;
+    len = sizeof v;
+    if (::getsockopt(fd, IPPROTO_TCP, TCP_NOTSENT_LOWAT, &v, &len) != 0) return -1;
+    return static_cast<long>(v);
+  }
+  return -1;
+}
+
+TEST_P(ProxyTest, BothSocketsCarryTheNotsentLowat) {
+  // 0 sets nothing: the socket reads back 0 (the kernel then applies its sysctl).
+  for (const std::uint32_t lowat : {12345u, 0u}) {
+    SCOPED_TRACE(lowat);
+    std::promise<void> release;
+    std::shared_future<void> released = release.get_future().share();
+    std::atomic<bool> got{false};
+    Upstream up([&got, released](int fd, std::size_t) {
+      char b;
+      (void)::recv(fd, &b, 1, 0);
+      got = true;
+      (void)released.wait_for(10s);  // holds the connection open while the test looks
+    });
+    auto o = options({up.address()});
+    o.notsent_lowat = lowat;
+    auto p = start(o);
+    UniqueFd c = connect_loopback(p->port());
+    ASSERT_EQ(::send(c.get(), "x", 1, MSG_NOSIGNAL), 1);
+    EXPECT_TRUE(eventually([&] { return got.load(); }));
+    EXPECT_EQ(notsent_lowat_of(p->port(), 0), long{lowat});  // the client's socket in the proxy
+    EXPECT_EQ(notsent_lowat_of(0, up.port()), long{lowat});  // the proxy's upstream socket
+    release.set_value();
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, ProxyTest, ::testing::ValuesIn(cases()), case_name);
