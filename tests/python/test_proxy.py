@@ -118,7 +118,7 @@ async def exchange(port: int, payload: bytes) -> bytes:
 
 @pytest.mark.asyncio
 @pytest.mark.parametrize("size", [1, 8 * MiB])
-@pytest.mark.parametrize("path", ["auto", "copy"])
+@pytest.mark.parametrize("path", ["auto", "copy", "uring-splice"])
 async def test_proxy_relays_bytes_both_ways_byte_exact(size, path):
     async def body() -> None:
         payload = os.urandom(size)
@@ -126,7 +126,12 @@ async def test_proxy_relays_bytes_both_ways_byte_exact(size, path):
             async with await zcnet.aio.start_proxy([up.address], path=path, grace=1.0) as proxy:
                 assert proxy.port > 0
                 got = await exchange(proxy.port, payload)
+                text = proxy.metrics()
             assert not up.errors
+            if path == "uring-splice" and size > MiB:  # the bulk went through io_uring splices
+                moved = re.findall(r'^zcnet_proxy_bytes_total\{[^}]*path="uring-splice"[^}]*\} (\d+)$',
+                                   text, re.M)
+                assert sum(int(m) for m in moved) > size, text
             assert up.got == (size, digest(payload))  # client -> upstream
             assert len(got) == size and digest(got) == digest(payload)  # upstream -> client
 
