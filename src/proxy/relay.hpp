@@ -46,8 +46,9 @@ class Mirror {
 
  private:
   bool ready();  // connected (or connecting), opened again if allowed; false: drop
-  // Copy path: keeps bytes the mirror's socket did not take in the mirror pipe, behind what is
-  // already pending; false when they do not fit (or there is no pipe): the caller cuts.
+  // Copy path: keeps bytes the mirror's socket did not take in the backlog (the mirror pipe, or
+  // memory without splice), behind what is already there; false when they do not fit (or no
+  // pipe can be leased): the caller cuts.
   bool hold(std::span<const std::byte> bytes);
   std::size_t backlog() const noexcept;  // tcp: bytes held for the mirror, not yet sent
   void discard_backlog() noexcept;       // an idle or cut mirror holds no pipe and no buffer

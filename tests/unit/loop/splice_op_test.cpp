@@ -39,26 +39,28 @@ std::vector<std::byte> pattern_bytes(std::size_t n) {
 
 struct Moved {
   std::size_t bytes = 0;
-  int error = 0;   // errno of the first failed splice other than EAGAIN
-  int eagain = 0;  // empty source: how many times splice said so
+  int error = 0;  // errno of the first failure
   bool eof = false;
 };
 
-// Moves everything `from` delivers into `to` through `pipe` with loop.splice only, waiting for
-// readiness itself on EAGAIN, until EOF.
+// One loop.splice, and on its EAGAIN a wait for `wait_fd` to become ready for `dir`, until a
+// splice moves bytes, sees EOF or fails.
+Task<Result<std::size_t>> splice_when_ready(Loop& loop, int in, int out, std::size_t len,
+                                            int wait_fd, Direction dir, const IoOptions& io) {
+  for (;;) {
+    auto n = co_await loop.splice(in, out, len, io);
+    if (n || n.error().code() != EAGAIN) co_return n;
+    auto ready = co_await loop.wait(wait_fd, dir, io);
+    if (!ready) co_return std::move(ready).error();
+  }
+}
+
+// Moves everything `from` delivers into `to` through `pipe` with loop.splice only, until EOF.
 Task<void> relay(Loop& loop, int from, int to, const Pipe& pipe, Moved& m) {
   const IoOptions io(Clock::now() + 10s);  // named: no temporaries inside co_await
   for (;;) {
-    auto in = co_await loop.splice(from, pipe.w.get(), 64 * 1024, io);
-    if (!in && in.error().code() == EAGAIN) {
-      ++m.eagain;
-      auto ready = co_await loop.readable(from, io);
-      if (!ready) {
-        m.error = ready.error().code();
-        co_return;
-      }
-      continue;
-    }
+    auto in =
+        co_await splice_when_ready(loop, from, pipe.w.get(), 64 * 1024, from, Direction::Read, io);
     if (!in) {
       m.error = in.error().code();
       co_return;
@@ -67,19 +69,10 @@ Task<void> relay(Loop& loop, int from, int to, const Pipe& pipe, Moved& m) {
       m.eof = true;
       co_return;
     }
-    std::size_t left = *in;
-    while (left > 0) {
-      auto out = co_await loop.splice(pipe.r.get(), to, left, io);
-      if (!out && out.error().code() == EAGAIN) {
-        auto ready = co_await loop.writable(to, io);
-        if (!ready) {
-          m.error = ready.error().code();
-          co_return;
-        }
-        continue;
-      }
-      if (!out) {
-        m.error = out.error().code();
+    for (std::size_t left = *in; left > 0;) {
+      auto out = co_await splice_when_ready(loop, pipe.r.get(), to, left, to, Direction::Write, io);
+      if (!out || *out == 0) {  // a pipe holding bytes never gives 0
+        m.error = out ? EIO : out.error().code();
         co_return;
       }
       left -= *out;
