@@ -317,7 +317,12 @@ async def test_proxy_abort_ends_open_connections():
                 assert proxy.connections == 1
                 proxy.abort()
                 await proxy.wait_closed()  # long before the 30 s grace
-                assert await read_all(r) == b""
+                # Ended with no byte: a FIN, or a reset when the abort came before the proxy
+                # had read the client's byte (a socket closed with unread data resets).
+                try:
+                    assert await read_all(r) == b""
+                except ConnectionResetError:
+                    pass
             finally:
                 w.close()
 
