@@ -1,10 +1,12 @@
-// One connection: read a request into the connection's pool buffer and parse it in place, plan
-// the response, send it (a file body as one Transfer with the head corked before it), repeat while
-// keep-alive allows, then close lingering so a pipelined tail cannot turn the last response into
-// an RST. Each request flows one way through a Connection: the read step fills its Request, plan()
-// turns that into a Response, the send step puts the Response on the wire and says what it Sent,
-// and finish() accounts for it. The steps are plain functions and only serve_connection awaits,
-// so splitting them adds no coroutine frame per request.
+// One connection: wait, holding nothing but a small coroutine frame, until the peer sends; then
+// read a request into a pool buffer and parse it in place, plan the response, send it (a file body
+// as one Transfer with the head corked before it), and repeat while requests keep coming. When the
+// socket has no more bytes the buffer goes back to the pool and the connection waits again (an
+// idle keep-alive connection holds no buffer). At the end it closes lingering, so a pipelined tail
+// cannot turn the last response into an RST. Each request flows one way through a Connection: the
+// read step fills its Request, plan() turns that into a Response, the send step puts the Response
+// on the wire and says what it Sent, and finish() accounts for it. The steps are plain functions
+// and only the busy coroutine awaits, so splitting them adds no coroutine frame per request.
 #include <arpa/inet.h>
 #include <fmt/format.h>
 #include <limits.h>
@@ -32,7 +34,7 @@ namespace {
 
 constexpr std::size_t kHeadReserve = 2048;  // response head (and small error bodies)
 
-void describe_peer(int fd, char (&out)[64]) {
+void describe_peer(int fd, char (&out)[INET6_ADDRSTRLEN]) {
   sockaddr_storage ss{};
   socklen_t len = sizeof ss;
   out[0] = '-';
@@ -127,18 +129,34 @@ struct Writes {
   bool finished() const noexcept { return rest[0].empty() && rest[1].empty(); }
 };
 
-// Where the next read of a request goes: the buffer's free tail, until `deadline`.
+// Where the next read of a request goes: the buffer's free tail, until `deadline`; `once`: no
+// request byte is held, so the read is tried once and EAGAIN makes the connection idle.
 struct ReadWant {
   std::span<std::byte> into;
   Clock::time_point deadline;
+  bool once = false;
+};
+
+// What stays with a connection between its busy periods: the pinned Site, what its peer is, and
+// whether a request was answered yet. Small: it lives in the idle coroutine's frame.
+struct Session {
+  std::shared_ptr<const Site> site;   // pinned: a reload applies to later connections
+  bool peer_local = false;            // the peer's location, asked once per connection
+  bool first = true;                  // no request answered yet
+  char peer[INET6_ADDRSTRLEN] = "-";  // for the access log (filled only when there is one)
+};
+
+// How a busy period ended.
+enum class After : std::uint8_t {
+  Idle,    // no request byte held and none waiting: wait for the next request
+  Closed,  // the connection is closed
 };
 
 // One connection's state: its pinned Site, its buffer (request bytes in front, the response head
 // in the last kHeadReserve), the current request, and what its peer is.
 class Connection {
  public:
-  Connection(Worker& w, ConnState& state, int sock, PoolBuffer buf,
-             std::shared_ptr<const Site> site);
+  Connection(Worker& w, ConnState& state, int sock, PoolBuffer buf, Session& session);
 
   const ServerOptions& options() const noexcept { return o_; }
   std::span<std::byte> scratch() noexcept { return std::as_writable_bytes(in_); }
@@ -171,25 +189,22 @@ class Connection {
 
   Worker& w_;
   ConnState& state_;
-  const std::shared_ptr<const Site> site_;  // pinned: a reload applies to later connections
+  Session& session_;
+  const std::shared_ptr<const Site>& site_;
   const ServerOptions& o_;
   const int sock_;
   PoolBuffer buf_;
   std::span<char> in_;   // request bytes
   std::span<char> out_;  // the response head
   char path_[PATH_MAX];  // the resolved path of the current request
-  char peer_[64] = "-";
   ParseLimits limits_;
   FileCache::Limits cache_limits_;
-  // Accepted sockets are nonblocking; where the peer is stays put for the connection's life.
-  const bool peer_local_;
   // The engine's selector in server mode, bounded by this Site's local sendfile maximum.
   const Selector selector_;
   Request req_;
   ParseResult parsed_;
   Clock::time_point started_;  // the current request's first byte
   std::size_t have_ = 0;       // request bytes in in_, starting at in_[0]
-  bool first_ = true;          // no request answered yet
 };
 
 Profile server_profile(const Selector& engine_selector, const ServerOptions& o) {
@@ -198,26 +213,23 @@ Profile server_profile(const Selector& engine_selector, const ServerOptions& o) 
   return p;
 }
 
-Connection::Connection(Worker& w, ConnState& state, int sock, PoolBuffer buf,
-                       std::shared_ptr<const Site> site)
+Connection::Connection(Worker& w, ConnState& state, int sock, PoolBuffer buf, Session& session)
     : w_(w),
       state_(state),
-      site_(std::move(site)),
+      session_(session),
+      site_(session.site),
       o_(site_->options()),
       sock_(sock),
       buf_(std::move(buf)),
-      peer_local_(peer_is_local(sock)),
       selector_(w.engine().caps(), server_profile(w.engine().selector(), o_)) {
   const std::span<char> all(reinterpret_cast<char*>(buf_.data()), buf_.capacity());
   in_ = all.first(all.size() - kHeadReserve);
   out_ = all.last(kHeadReserve);
-  if (site_->access_log_fd() >= 0) describe_peer(sock_, peer_);
   limits_.max_request_line = o_.max_request_line;
   limits_.max_header_bytes = o_.max_header_bytes;
   limits_.max_headers = o_.max_headers;
   cache_limits_.max_entries = o_.open_file_cache_entries;
   cache_limits_.valid = o_.open_file_cache_valid;
-  tune_socket(sock_, o_.notsent_lowat);
 }
 
 void Connection::begin_request() {
@@ -231,15 +243,9 @@ std::optional<ReadWant> Connection::next_read() {
     keep = linger = false;
     return std::nullopt;
   }
-  Clock::time_point deadline;
-  if (have_ == 0) {
-    state_.phase = first_ ? Phase::Reading : Phase::Idle;
-    deadline = Clock::now() + (first_ ? o_.header_timeout : o_.keepalive_timeout);
-  } else {
-    state_.phase = Phase::Reading;
-    deadline = started_ + o_.header_timeout;
-  }
-  return ReadWant{std::as_writable_bytes(in_.subspan(have_)), deadline};
+  state_.phase = Phase::Reading;
+  return ReadWant{std::as_writable_bytes(in_.subspan(have_)), started_ + o_.header_timeout,
+                  have_ == 0};
 }
 
 void Connection::received(const Result<std::size_t>& r) {
@@ -258,7 +264,7 @@ void Connection::received(const Result<std::size_t>& r) {
 }
 
 Response Connection::plan() {
-  first_ = false;
+  session_.first = false;
   Response r;
   r.began = Clock::now();
   FileCache& cache = w_.file_cache();
@@ -329,8 +335,8 @@ Transfer Connection::body_transfer(const Response& r) {
   TransferOptions topts;
   topts.strategy = o_.strategy;
   if (o_.strategy == StrategyKind::Auto)
-    topts.choice = selector_.choose_file_to_socket(p.length, peer_local_, /*nonblocking=*/true,
-                                                   SelectorMode::Server);
+    topts.choice = selector_.choose_file_to_socket(p.length, session_.peer_local,
+                                                   /*nonblocking=*/true, SelectorMode::Server);
   topts.header = head(r);
   topts.chunk_bytes = o_.chunk_bytes;
   // One allocation per response (Transfer::State): it keeps Stats at a stable address.
@@ -358,7 +364,8 @@ void Connection::finish(Response& r, const Sent& sent) {
   r.plan.cached.reset();
   r.small = {};
   const auto took = Clock::now() - r.began;
-  w_.log_request(peer_, req_.method_name, req_.target, req_.minor, r.plan.status, sent.bytes, took);
+  w_.log_request(session_.peer, req_.method_name, req_.target, req_.minor, r.plan.status,
+                 sent.bytes, took);
   w_.metrics().record(r.plan.status, sent.strategy_slot, sent.bytes, took);
   if (parsed_.status == ParseStatus::Complete) {
     std::memmove(in_.data(), in_.data() + parsed_.consumed, have_ - parsed_.consumed);
@@ -366,26 +373,42 @@ void Connection::finish(Response& r, const Sent& sent) {
   }
 }
 
-}  // namespace
-
-Task<void> serve_connection(Worker& w, UniqueFd fd) {
-  ConnState state;
-  Registration reg(w, state);
+// Busy: from the first bytes of a request until the socket has no more (After::Idle: the buffer
+// and this frame go) or the connection ends (After::Closed). Every response is fully sent here.
+Task<After> serve_busy(Worker& w, ConnState& state, UniqueFd& fd, Session& session,
+                       const CancelToken& token) {
   Loop& loop = w.loop();
-  std::shared_ptr<const Site> site = w.site();  // pinned for the connection's life
-  auto acquired = w.engine().buffers().acquire(site->options().max_header_bytes + 1 + kHeadReserve);
+  const ServerOptions& o = session.site->options();
+  auto acquired = w.engine().buffers().acquire(o.max_header_bytes + 1 + kHeadReserve);
   if (!acquired) {
     fmt::print(stderr, "zcnet serve: {}\n", acquired.error().message());
     loop.close(std::move(fd));
-    co_return;
+    co_return After::Closed;
   }
+  struct Held {  // counts the buffer out and back in, whichever way this period ends
+    WorkerMetrics& m;
+    explicit Held(WorkerMetrics& metrics) : m(metrics) { m.buffers_taken.add(); }
+    ~Held() { m.buffers_returned.add(); }
+    Held(const Held&) = delete;
+    Held& operator=(const Held&) = delete;
+  } held(w.metrics());
   const int sock = fd.get();
-  Connection c(w, state, sock, std::move(*acquired), std::move(site));
-  const ServerOptions& o = c.options();
-  const CancelToken token = state.cancel.token();
+  Connection c(w, state, sock, std::move(*acquired), session);
   while (c.keep) {
     c.begin_request();
     while (const auto want = c.next_read()) {
+      if (want->once) {  // no request byte held: what the socket has now, or idle again
+        ssize_t n;
+        do n = ::recv(sock, want->into.data(), want->into.size(), MSG_DONTWAIT);
+        while (n < 0 && errno == EINTR);
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+          loop.would_block(sock, Direction::Read);
+          co_return After::Idle;
+        }
+        c.received(n < 0 ? Result<std::size_t>(Error(errno, "recv", "fd " + std::to_string(sock)))
+                         : Result<std::size_t>(static_cast<std::size_t>(n)));
+        continue;
+      }
       const IoOptions io(want->deadline, token);  // named: no temporaries inside co_await
       auto r = co_await loop.read(sock, want->into, io);
       c.received(r);
@@ -423,6 +446,33 @@ Task<void> serve_connection(Worker& w, UniqueFd fd) {
     co_await close_lingering(loop, std::move(fd), c.scratch(), token, 1s);
   else
     loop.close(std::move(fd));
+  co_return After::Closed;
+}
+
+}  // namespace
+
+Task<void> serve_connection(Worker& w, UniqueFd fd) {
+  ConnState state;
+  Registration reg(w, state);
+  Loop& loop = w.loop();
+  const int sock = fd.get();
+  Session session;
+  session.site = w.site();  // pinned for the connection's life
+  const ServerOptions& o = session.site->options();
+  tune_socket(sock, o.notsent_lowat);
+  session.peer_local = peer_is_local(sock);
+  if (session.site->access_log_fd() >= 0) describe_peer(sock, session.peer);
+  const CancelToken token = state.cancel.token();
+  for (;;) {
+    // Idle (or not yet sent a byte): only this frame is held, no buffer.
+    if (!session.first && w.draining()) break;
+    state.phase = session.first ? Phase::Reading : Phase::Idle;
+    const IoOptions io = within(session.first ? o.header_timeout : o.keepalive_timeout, token);
+    auto ready = co_await loop.readable(sock, io);
+    if (!ready) break;  // the timeout, or shutdown: closed with no request byte read
+    if (co_await serve_busy(w, state, fd, session, token) == After::Closed) co_return;
+  }
+  loop.close(std::move(fd));
 }
 
 Task<void> refuse_connection(Worker& w, UniqueFd fd) {

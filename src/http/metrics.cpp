@@ -33,6 +33,7 @@ void Server::write_metrics(std::string& out) const {
   std::array<std::uint64_t, 600> statuses{};
   std::array<std::uint64_t, kStrategySlots> bytes{};
   auto duration = std::make_unique<Histogram>();  // fixed size, possibly large: not on the stack
+  std::uint64_t taken = 0, returned = 0;
   {
     std::lock_guard lock(mu_);  // the list of blocks, not their counts (workers never lock)
     for (const auto& m : metrics_) {
@@ -40,6 +41,8 @@ void Server::write_metrics(std::string& out) const {
         statuses[i] += m->requests_by_status[i].value();
       for (std::size_t i = 0; i < bytes.size(); ++i) bytes[i] += m->bytes_by_strategy[i].value();
       duration->merge(m->duration_us);
+      returned += m->buffers_returned.value();  // read before taken: never more than taken
+      taken += m->buffers_taken.value();
     }
   }
   PrometheusText p(out);
@@ -56,6 +59,10 @@ void Server::write_metrics(std::string& out) const {
       p.sample("zcnet_http_response_bytes_total", {{"strategy", strategy_label(i)}}, bytes[i]);
   p.family("zcnet_http_open_connections", "gauge", "Client connections open now.");
   p.sample("zcnet_http_open_connections", {}, static_cast<std::uint64_t>(connections()));
+  p.family("zcnet_http_busy_connections", "gauge",
+           "Client connections holding a request buffer now (reading or answering a request); "
+           "the other open connections are idle and hold none.");
+  p.sample("zcnet_http_busy_connections", {}, taken >= returned ? taken - returned : 0);
   p.histogram("zcnet_http_request_duration_seconds",
               "Time from a complete request to its last response byte handed to the kernel.",
               *duration, kDurationBounds, 1e6);

@@ -21,6 +21,10 @@ struct WorkerMetrics {
   std::array<Counter, 600> requests_by_status;  // index: the status code (100..599)
   std::array<Counter, kStrategySlots> bytes_by_strategy;
   Histogram duration_us;  // request duration in microseconds
+  // Request buffers taken and given back: a connection holds one only while a request is read or
+  // answered (their difference is a gauge; an idle keep-alive connection holds none).
+  Counter buffers_taken;
+  Counter buffers_returned;
 
   // One response: `strategy` is the slot (StrategyKind value, or kHeadersOnly).
   void record(int status, std::size_t strategy, std::uint64_t bytes,

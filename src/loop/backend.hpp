@@ -31,6 +31,8 @@ class Backend {
   virtual void wake() noexcept = 0;
   // Drops everything kept for `fd`; its pending ops complete with -ECANCELED.
   virtual void forget(int fd) = 0;
+  // The caller saw EAGAIN on `fd` itself: forget remembered readiness for `dir` (reactors).
+  virtual void would_block(int, Direction) noexcept {}
   // Drops what is kept for `fd` only if no op waits on it (reactors: epoll_ctl DEL).
   virtual void release_if_idle(int) {}
   // Before the loop destroys suspended tasks: afterwards the kernel touches no op or buffer.

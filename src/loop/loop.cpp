@@ -295,6 +295,9 @@ void Loop::cancel(detail::Op& op) {
 void Loop::forget(int fd) {
   backend_->forget(fd);
 }
+void Loop::would_block(int fd, Direction dir) noexcept {
+  backend_->would_block(fd, dir);
+}
 void Loop::release_if_idle(int fd) {
   backend_->release_if_idle(fd);
 }

@@ -48,6 +48,9 @@ class Reactor : public Backend {
   void cancel(Op& op) override;
   void forget(int fd) override;
   void release_if_idle(int fd) override;
+  void would_block(int fd, Direction dir) noexcept override {
+    if (FdState* st = find(fd)) st->ready[static_cast<int>(dir)] = false;
+  }
   void drain() override {}
   LoopStats stats() const noexcept override { return stats_; }
 

@@ -161,5 +161,48 @@ TEST_P(HttpMetrics, LocalSendfileMaxFlag_MovesTheChoice) {
   }
 }
 
+// An idle keep-alive connection holds no request buffer: after each of 40 connections got its
+// answer, none holds one; a connection in the middle of a request does, until it completes, and
+// the idle ones still answer their next request.
+TEST_P(HttpMetrics, IdleKeepAliveConnectionsHoldNoBuffer) {
+  start({"--metrics", "127.0.0.1:0"});
+  ASSERT_NE(metrics_port(), 0) << server_->log();
+  std::vector<HttpClient> conns;
+  for (int i = 0; i < 40; ++i) {
+    conns.push_back(client());
+    auto r = conns.back().request("/hello.txt");
+    ASSERT_TRUE(r);
+    ASSERT_EQ(r->status, 200);
+  }
+  auto partial = client();
+  ASSERT_TRUE(partial.send("GET /hello.txt HTTP/1.1\r\nHo"));  // half a request: a buffer
+  std::map<std::string, double> m;
+  std::string text;
+  for (int i = 0; i < 100; ++i) {
+    m = scrape(&text);
+    if (m["zcnet_http_open_connections"] == 41 && m["zcnet_http_busy_connections"] == 1) break;
+    std::this_thread::sleep_for(20ms);
+  }
+  EXPECT_EQ(m["zcnet_http_open_connections"], 41) << text;
+  EXPECT_EQ(m["zcnet_http_busy_connections"], 1) << text;
+  ASSERT_TRUE(partial.send("st: h\r\n\r\n"));
+  auto r = partial.read_response();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200);
+  for (auto& c : conns) {  // each idle connection answers again, byte-exact
+    auto again = c.request("/hello.txt");
+    ASSERT_TRUE(again);
+    EXPECT_EQ(again->status, 200);
+    EXPECT_EQ(again->body, "hello, world\n");
+  }
+  for (int i = 0; i < 100; ++i) {
+    m = scrape(&text);
+    if (m["zcnet_http_busy_connections"] == 0) break;
+    std::this_thread::sleep_for(20ms);
+  }
+  EXPECT_EQ(m["zcnet_http_busy_connections"], 0) << text;
+  EXPECT_EQ(m["zcnet_http_open_connections"], 41) << text;
+}
+
 }  // namespace
 }  // namespace zcnet::test

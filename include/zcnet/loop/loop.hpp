@@ -237,6 +237,11 @@ class Loop {
   // connections and buffers are released), then closes it.
   void close(UniqueFd fd);
   void forget(int fd);
+  // The caller's own nonblocking call on `fd` (a recv or send it made itself) just failed with
+  // EAGAIN: the backend drops any readiness it remembers for `dir`, so the next wait for `dir`
+  // waits for a new event instead of completing at once on an edge already consumed (epoll and
+  // poll; io_uring remembers none).
+  void would_block(int fd, Direction dir) noexcept;
   // Like forget(), but only if no operation waits on `fd` now; a later wait registers it again.
   // For fds that may close without the loop knowing (a strategy's internal ring or pipe).
   void release_if_idle(int fd);
