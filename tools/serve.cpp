@@ -2,9 +2,19 @@
 // own SO_REUSEPORT listener. SIGINT/SIGTERM drain gracefully; a second signal stops at once.
 // SIGHUP reloads: the config file is read again, the access log reopened, and connections
 // accepted from then on get the new options while those open finish under the old ones.
+// With --processes N, a master process opens every listener, forks N worker processes (each
+// runs the above on its share of the listeners, with its own open-file limit), passes signals
+// on to them and restarts one that dies, as nginx's master does.
 #include <fcntl.h>
 #include <fmt/format.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <cstring>
 #include <thread>
 
 #include "commands.hpp"
@@ -33,10 +43,11 @@ void reload(const ServeCommandLine& line, const ServeArgs& started, http::Server
   try {
     ServeArgs a = effective_serve_args(line);
     if (a.listen != started.listen || a.workers != started.workers ||
-        a.backend != started.backend || a.metrics != started.metrics)
+        a.processes != started.processes || a.backend != started.backend ||
+        a.metrics != started.metrics)
       fmt::print(stderr,
-                 "zcnet serve: reload: listen, workers, backend and metrics keep their values "
-                 "until a restart\n");
+                 "zcnet serve: reload: listen, workers, processes, backend and metrics keep their "
+                 "values until a restart\n");
     UniqueFd log;
     auto options = open_options(a, log);
     if (!options) throw std::runtime_error(options.error().message());
@@ -51,29 +62,17 @@ void reload(const ServeCommandLine& line, const ServeArgs& started, http::Server
   std::fflush(stderr);
 }
 
-void run_serve(const ServeCommandLine& line) {
-  // Before any thread starts (metrics endpoint, loops): they inherit the blocked mask, so the
-  // signals reach only the waiter.
-  StopSignals signals(true);
-  const ServeArgs a = effective_serve_args(line);
+// One process's server: its loops on `listeners` (one per worker thread), until a stop signal.
+void run_process(const ServeCommandLine& line, const ServeArgs& a, StopSignals& signals,
+                 std::vector<UniqueFd> listeners, std::uint16_t port, bool announce) {
   std::unique_ptr<http::Server> server;
   {
     UniqueFd log;
     server = check(http::Server::open(check(open_options(a, log))));
   }
-
   LoopGroupOptions go;
-  go.threads = a.workers ? a.workers : std::max(1u, std::thread::hardware_concurrency());
+  go.threads = listeners.size();
   go.loop.backend = backend_option_kind(a.backend);
-  // One listener per worker on the same port; port 0 becomes the first one's port for the rest.
-  auto [ip, port] = split_listen(a.listen, "--listen");
-  ListenOptions lo;
-  lo.reuse_port = true;
-  std::vector<UniqueFd> listeners;
-  for (std::size_t i = 0; i < go.threads; ++i) {
-    listeners.push_back(check(listen_tcp(ip, port, lo)));
-    if (port == 0) port = check(zcnet::local_port(listeners.back().get()));
-  }
   std::unique_ptr<MetricsEndpoint> metrics;
   if (!a.metrics.empty()) {
     auto [mip, mport] = split_listen(a.metrics, "--metrics");
@@ -90,16 +89,136 @@ void run_serve(const ServeCommandLine& line) {
   });
   if (!started) fail(started.error());
   signals.listen(
-      [&group] {
-        fmt::print(stderr, "zcnet serve: shutting down (a second signal stops at once)\n");
+      [&group, announce] {
+        if (announce)
+          fmt::print(stderr, "zcnet serve: shutting down (a second signal stops at once)\n");
         group.request_shutdown();
       },
       [&group] { group.stop(); }, [&] { reload(line, a, *server); });
-  fmt::print(stderr, "zcnet serve: listening on port {}\n", port);
+  if (announce) fmt::print(stderr, "zcnet serve: listening on port {}\n", port);
   std::fflush(stderr);
 
   group.join();
   signals.close();  // the reload callback uses the server: no reload from here on
+}
+
+// The master of --processes N: forks the workers, passes SIGINT/SIGTERM/SIGHUP on, restarts a
+// worker that dies (not more than once a second each), and returns once all have exited after
+// a stop signal. Stays single-threaded, so forking again later is safe.
+int run_master(const ServeCommandLine& line, const ServeArgs& a, StopSignals& signals,
+               std::vector<UniqueFd>& listeners, std::uint16_t port) {
+  const std::size_t n = a.processes;
+  const std::size_t per = listeners.size() / n;
+  struct Child {
+    pid_t pid = -1;
+    std::chrono::steady_clock::time_point started;
+  };
+  std::vector<Child> kids(n);
+  sigset_t set;
+  sigemptyset(&set);
+  for (int sig : {SIGINT, SIGTERM, SIGHUP, SIGCHLD}) sigaddset(&set, sig);
+  ::sigprocmask(SIG_BLOCK, &set, nullptr);  // SIGCHLD too, taken by sigwaitinfo below
+  const pid_t master = ::getpid();
+  auto spawn = [&](std::size_t i) {
+    std::fflush(stderr);
+    const pid_t pid = ::fork();
+    if (pid < 0) {
+      fmt::print(stderr, "zcnet serve: fork: {}\n", std::strerror(errno));
+      return;
+    }
+    if (pid == 0) {
+      ::prctl(PR_SET_PDEATHSIG, SIGTERM);  // never outlive the master
+      if (::getppid() != master) ::_exit(1);
+      sigset_t chld;
+      sigemptyset(&chld);
+      sigaddset(&chld, SIGCHLD);
+      ::sigprocmask(SIG_UNBLOCK, &chld, nullptr);
+      int code = 0;
+      try {
+        std::vector<UniqueFd> mine;
+        for (std::size_t k = 0; k < listeners.size(); ++k) {
+          if (k / per == i)
+            mine.push_back(std::move(listeners[k]));
+          else
+            listeners[k].reset();
+        }
+        run_process(line, a, signals, std::move(mine), port, false);
+      } catch (const std::exception& e) {
+        fmt::print(stderr, "zcnet serve: worker process {}: {}\n", i, e.what());
+        code = 1;
+      }
+      std::fflush(stderr);
+      ::_exit(code);
+    }
+    kids[i] = {pid, std::chrono::steady_clock::now()};
+  };
+  for (std::size_t i = 0; i < n; ++i) spawn(i);
+  fmt::print(stderr, "zcnet serve: listening on port {} ({} worker processes)\n", port, n);
+  std::fflush(stderr);
+
+  int stops = 0;
+  int worst = 0;
+  auto live = [&] {
+    return std::any_of(kids.begin(), kids.end(), [](const Child& c) { return c.pid > 0; });
+  };
+  while (live()) {
+    siginfo_t info{};
+    const int sig = ::sigwaitinfo(&set, &info);
+    if (sig < 0) continue;  // EINTR
+    if (sig == SIGINT || sig == SIGTERM || sig == SIGHUP) {
+      if (sig != SIGHUP && stops++ == 0)
+        fmt::print(stderr, "zcnet serve: shutting down (a second signal stops at once)\n");
+      for (const Child& c : kids)
+        if (c.pid > 0) ::kill(c.pid, sig);
+      continue;
+    }
+    for (;;) {  // SIGCHLD: reap every worker that ended
+      int status = 0;
+      const pid_t pid = ::waitpid(-1, &status, WNOHANG);
+      if (pid <= 0) break;
+      auto it =
+          std::find_if(kids.begin(), kids.end(), [&](const Child& c) { return c.pid == pid; });
+      if (it == kids.end()) continue;
+      it->pid = -1;
+      const int code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+      worst = std::max(worst, code);
+      if (stops > 0) continue;
+      const auto i = static_cast<std::size_t>(it - kids.begin());
+      fmt::print(stderr, "zcnet serve: worker process {} (pid {}) ended ({} {}); restarting it\n",
+                 i, pid, WIFEXITED(status) ? "exit" : "signal",
+                 WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
+      if (std::chrono::steady_clock::now() - it->started < std::chrono::seconds(1))
+        ::sleep(1);  // a worker that dies at start is not restarted in a tight loop
+      spawn(i);
+    }
+  }
+  signals.close();
+  return stops > 0 ? 0 : worst;
+}
+
+void run_serve(const ServeCommandLine& line) {
+  // Before any thread starts (metrics endpoint, loops) or any worker process is forked: they
+  // inherit the blocked mask, so the signals reach only the waiter (or the master).
+  StopSignals signals(true);
+  const ServeArgs a = effective_serve_args(line);
+  const std::size_t threads =
+      a.workers ? a.workers : std::max(1u, std::thread::hardware_concurrency());
+  // One listener per worker thread of every process on the same port; port 0 becomes the first
+  // one's port for the rest.
+  auto [ip, port] = split_listen(a.listen, "--listen");
+  ListenOptions lo;
+  lo.reuse_port = true;
+  std::vector<UniqueFd> listeners;
+  for (std::size_t i = 0; i < threads * a.processes; ++i) {
+    listeners.push_back(check(listen_tcp(ip, port, lo)));
+    if (port == 0) port = check(zcnet::local_port(listeners.back().get()));
+  }
+  if (a.processes == 1) {
+    run_process(line, a, signals, std::move(listeners), port, true);
+    return;
+  }
+  if (const int code = run_master(line, a, signals, listeners, port); code != 0)
+    throw std::runtime_error(fmt::format("a worker process ended with status {}", code));
 }
 
 }  // namespace

@@ -65,6 +65,7 @@ const std::vector<Field>& fields() {
       field("root", &ServeArgs::root),
       field("listen", &ServeArgs::listen),
       field("workers", &ServeArgs::workers),
+      field("processes", &ServeArgs::processes),
       field("backend", &ServeArgs::backend),
       field("strategy", &ServeArgs::strategy),
       field("max-connections", &ServeArgs::max_connections),
@@ -126,11 +127,15 @@ void add_serve_options(CLI::App* cmd, ServeCommandLine& line) {
                   "override it; re-read on SIGHUP");
   cmd->add_option("--root", a.root, "directory to serve");
   cmd->add_option("--listen", a.listen, "ADDR:PORT to listen on (port 0: any)");
-  cmd->add_option("--workers", a.workers, "loop threads (default: one per core)");
+  cmd->add_option("--workers", a.workers, "loop threads per process (default: one per core)");
+  cmd->add_option("--processes", a.processes,
+                  "worker processes, as nginx's worker_processes: each has its own open-file limit "
+                  "and --workers loop threads; a master process restarts one that dies")
+      ->check(CLI::Range(std::size_t{1}, std::size_t{256}));
   add_backend_option(cmd, a.backend);
   add_strategy_option(cmd, a.strategy, "file bodies");
   cmd->add_option("--max-connections", a.max_connections,
-                  "open connections over all workers; beyond it: 503 and close");
+                  "open connections over all workers of a process; beyond it: 503 and close");
   cmd->add_option("--header-timeout", a.header_timeout,
                   "seconds a request's header may take to arrive (slowloris)")
       ->check(CLI::PositiveNumber);
@@ -195,6 +200,12 @@ ServeArgs effective_serve_args(const ServeCommandLine& line) {
                          std::pair{"send-timeout", a.send_timeout}})
     if (!(v > 0)) throw std::runtime_error(fmt::format("{} must be > 0 seconds", name));
   if (!(a.grace >= 0)) throw std::runtime_error("grace must be >= 0 seconds");
+  if (a.processes < 1 || a.processes > 256)
+    throw std::runtime_error(fmt::format("processes must be 1 to 256, not {}", a.processes));
+  if (a.processes > 1 && !a.metrics.empty())
+    throw std::runtime_error(
+        "metrics: one endpoint per server, and each worker process counts only its own "
+        "connections: --metrics needs --processes 1");
   // The flags' names were checked as they were parsed; the file's go through the same parsers.
   (void)strategy_named(a.strategy);
   (void)backend_option_kind(a.backend);

@@ -16,6 +16,7 @@ struct ServeArgs {
   std::string root;
   std::string listen;
   std::size_t workers = 0;
+  std::size_t processes = 1;  // worker processes, each with `workers` loop threads
   std::string backend;
   std::string strategy = "auto";
   std::size_t max_connections = 10000;
