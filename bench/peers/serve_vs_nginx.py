@@ -12,7 +12,10 @@ that counts each tick once.
 --servers adds zcnet forced to sendfile or read-write, each compared like for like with the nginx
 mode that moves bodies the same way, and the same with zcnet's TCP_NOTSENT_LOWAT off
 (*-nolowat). Loopback only; every wrk run is bounded by --duration (per
-size if asked: 16 MiB x 1000 connections needs longer runs for responses to complete).
+size if asked: 16 MiB x 1000 connections needs longer runs for responses to complete). wrk's
+--timeout is --wrk-timeout (per size too): a response pending longer counts as a timeout error
+and its latency is not recorded, so p99 is only meaningful in cells without timeouts; a cell whose
+runs saw socket errors says so in the errors column.
 Needs nginx and wrk (scripts/setup-peers.sh).
 """
 import argparse
@@ -125,15 +128,15 @@ LIKE = {"zcnet-sendfile": "nginx-sendfile", "zcnet-readwrite": "nginx-nosendfile
         "zcnet-sendfile-nolowat": "nginx-sendfile", "zcnet-readwrite-nolowat": "nginx-nosendfile"}
 
 
-def parse_durations(text):
+def parse_durations(text, convert=int):
     """'3' -> every size 3 s; '3,16m=10' -> 3 s, but 10 s for 16m."""
-    out = {"*": 3}
+    out = {"*": convert("3")}
     for part in text.split(","):
         if "=" in part:
-            size, sec = part.split("=")
-            out[size] = int(sec)
+            size, value = part.split("=")
+            out[size] = convert(value)
         else:
-            out["*"] = int(part)
+            out["*"] = convert(part)
     return out
 
 
@@ -147,6 +150,10 @@ def main():
                     help="seconds per wrk run: one number, or per size like '3,16m=10' (a run "
                     "must be long enough for responses to complete: 16m x 1000 connections)")
     ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--wrk-timeout", default="2s,16m=60s",
+                    help="wrk --timeout, one value or per size like --duration (default "
+                    "'2s,16m=60s': wrk's own 2 s would cut 16 MiB responses at 1000 connections "
+                    "off and cap their latency)")
     ap.add_argument("--zcnet-args", default="", help="extra args for zcnet serve, e.g. "
                     "'--backend epoll'")
     ap.add_argument("--servers", default="zcnet,nginx-sendfile,nginx-nosendfile",
@@ -155,6 +162,7 @@ def main():
                     "sendfile on and off; *-nolowat: the same with --notsent-lowat 0)")
     args = ap.parse_args()
     durations = parse_durations(args.duration)
+    timeouts = parse_durations(args.wrk_timeout, str)
     servers = args.servers.split(",")
     for s in servers:
         if s not in SERVERS:
@@ -190,15 +198,18 @@ def main():
         for port in ports.values():
             wait_port(port)
         results = {}
+        errors = {}  # (size, conns, server) -> wrk's socket error lines, one per run that had any
         for size in args.sizes.split(","):
             for conns in (int(c) for c in args.connections.split(",")):
                 duration = durations.get(size, durations["*"])
+                timeout = timeouts.get(size, timeouts["*"])
                 for run in range(args.runs):
                     for s in servers:  # alternating: A B C A B C ...
                         pids = [procs[s].pid] + children(procs[s].pid)
                         c0, (irq0, busy0), w0 = cpu_seconds(pids), machine_seconds(), waited_children_cpu()
                         out = subprocess.run(
                             ["wrk", "-t2", f"-c{conns}", f"-d{duration}s", "--latency",
+                             "--timeout", timeout,
                              f"http://127.0.0.1:{ports[s]}/{size}"],
                             capture_output=True, text=True, timeout=duration + 60).stdout
                         cpu = cpu_seconds(pids) - c0
@@ -212,6 +223,8 @@ def main():
                         per = (lambda x: x / gib) if gib else (lambda x: float("nan"))
                         results.setdefault((size, conns, s), []).append(
                             (rps, bps, p99, per(cpu), per(irq), per(client), per(busy), p50))
+                        if err:
+                            errors.setdefault((size, conns, s), []).append(err)
                         print(f"{size:>4} c={conns:<5} run {run + 1} {s:<17} {rps:10.0f} req/s "
                               f"{bps / 1e6:9.1f} MB/s p50 {p50:8.2f} p99 {p99:8.2f} ms "
                               f"cpu/GiB {per(cpu):6.3f} "
@@ -224,9 +237,9 @@ def main():
               "server CPU s/GiB | "
               "softirq s/GiB | wrk s/GiB | machine s/GiB | "
               "req/s vs best nginx | MB/s vs best nginx | CPU/GiB vs nginx sendfile | "
-              "machine/GiB vs nginx sendfile | like for like: MB/s, CPU, machine |")
+              "machine/GiB vs nginx sendfile | like for like: MB/s, CPU, machine | errors |")
         print("| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: "
-              "| ---: | ---: | --- |")
+              "| ---: | ---: | --- | --- |")
         nginxes = [s for s in ("nginx-sendfile", "nginx-nosendfile") if s in servers]
         for size in args.sizes.split(","):
             for conns in (int(c) for c in args.connections.split(",")):
@@ -242,6 +255,8 @@ def main():
                     bs = [r[1] for r in runs[s]]
                     spread = (max(bs) - min(bs)) / bps if bps else float("nan")
                     like = ""
+                    seen = errors.get((size, conns, s), [])
+                    errs = f"**{len(seen)}/{len(runs[s])} runs: {seen[0]}**" if seen else ""
                     if s in LIKE and LIKE[s] in med:
                         peer = med[LIKE[s]]
                         like = (f"{bps / peer[1]:.2f}x, {cpu / peer[3]:.2f}x, {whole / peer[6]:.2f}x "
@@ -250,7 +265,8 @@ def main():
                           f"{bps / 1e6:.1f} | {p50:.2f} | {p99:.2f} | {cpu:.3f} | {irq:.3f} | "
                           f"{client:.3f} | "
                           f"{whole:.3f} | {rps / best:.2f} | {bps / best_bps:.2f} | "
-                          f"{cpu / ref[3]:.2f} | {whole / ref[6]:.2f} | {like} |")
+                          f"{cpu / ref[3]:.2f} | {whole / ref[6]:.2f} | {like} | "
+                          f"{errs} |")
     finally:
         for p in procs.values():
             p.send_signal(signal.SIGTERM)
