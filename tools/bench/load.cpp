@@ -152,6 +152,17 @@ Clock::duration seconds(double s) {
   return std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(s));
 }
 
+// At `hold_end`: what is held then is counted and sampled, and the idle connections stop.
+Task<void> end_hold(LoadState& s, Clock::time_point hold_end) {
+  auto held = co_await s.loop.sleep_until(hold_end);
+  (void)held;  // no token: it cannot be cancelled
+  s.idle.held_at_end = s.idle.open;
+  const ProcessPeak now = process_now();  // while everything is still held
+  s.peak.fds = std::max(s.peak.fds, now.fds);
+  s.peak.rss_bytes = std::max(s.peak.rss_bytes, now.rss_bytes);
+  s.idle_stop.cancel();
+}
+
 // The idle connections ramp up first; the active clients start once every idle connection has
 // connected or failed, so they run while all of them are held. The hold starts then too.
 Task<void> run_all(LoadState& s) {
@@ -168,18 +179,10 @@ Task<void> run_all(LoadState& s) {
   if (s.args.requests == 0) s.stop_issuing = start + seconds(s.args.duration);
   s.io = IoOptions(s.args.requests > 0 ? start + seconds(s.args.timeout)
                                        : s.stop_issuing + seconds(s.args.grace));
+  if (s.args.idle > 0) idle.spawn(end_hold(s, hold_end));
   for (unsigned i = 0; i < s.args.connections; ++i) active.spawn(run_connection(s));
   co_await active.join();
-  if (s.args.idle > 0) {
-    auto held = co_await s.loop.sleep_until(hold_end);
-    (void)held;  // no token: it cannot be cancelled
-    s.idle.held_at_end = s.idle.open;
-    const ProcessPeak now = process_now();  // while everything is still held
-    s.peak.fds = std::max(s.peak.fds, now.fds);
-    s.peak.rss_bytes = std::max(s.peak.rss_bytes, now.rss_bytes);
-    s.idle_stop.cancel();
-    co_await idle.join();
-  }
+  co_await idle.join();
   sampler.cancel();
   co_await sampler.join();
 }
