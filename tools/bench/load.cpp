@@ -1,7 +1,9 @@
 // `zcnet load`: N persistent connections on one event loop (one coroutine each, not a thread),
-// each repeating "send an 8-byte length, read exactly that many bytes" (load.hpp) for a duration
-// or a request count. Counts complete responses only; a short response or an early close is an
-// error, reported and reflected in the exit status, never a hang (every wait has a deadline).
+// each repeating "send an 8-byte length, read exactly that many bytes" (load.hpp), or with --http
+// a keep-alive GET (load_http.cpp), for a duration or a request count. --idle adds connections
+// that are held open and send one request per interval (load_idle.cpp). Counts complete
+// responses only; a short response or an early close is an error, reported and reflected in the
+// exit status, never a hang (every wait has a deadline).
 #include "bench/load.hpp"
 
 #include <arpa/inet.h>
@@ -13,9 +15,7 @@
 #include <chrono>
 #include <nlohmann/json.hpp>
 
-#include "report.hpp"
-#include "zcnet/loop/task_group.hpp"
-#include "zcnet/observe/histogram.hpp"
+#include "bench/load_run.hpp"
 
 namespace zcnet::cli {
 
@@ -67,33 +67,6 @@ namespace {
 
 using namespace std::chrono_literals;
 
-struct LoadArgs {
-  std::string connect, backend = kDefaultLoadBackend, size_text, read_size_text = "256K";
-  unsigned connections = 1;
-  double duration = 0;
-  std::uint64_t requests = 0;
-  double grace = 5;
-  double timeout = 30;
-  bool json = false;
-};
-
-// Shared by every connection; only the loop's thread touches it.
-struct LoadState {
-  Loop& loop;
-  const LoadArgs& args;
-  std::uint64_t size = 0;
-  const std::vector<Address>& peers;
-  Clock::time_point stop_issuing;  // duration mode: no new request after this
-  IoOptions io;                    // hard deadline for every wait
-  std::uint64_t issued = 0, transfers = 0, bytes = 0, errors = 0, cut = 0;
-  Clock::time_point last_done;
-  std::string first_error;
-  Histogram latency;  // ns per transfer, request written to last byte read
-  // Responses are read and dropped: one scratch buffer for every connection. Concurrent io_uring
-  // reads may land in it at once, which is harmless because nobody reads what it holds.
-  std::vector<std::byte> scratch;
-};
-
 bool more_requests(LoadState& s) {
   if (s.args.requests > 0) {
     if (s.issued >= s.args.requests) return false;
@@ -114,11 +87,11 @@ void note_error(LoadState& s, const Error& e) {
   if (s.first_error.empty()) s.first_error = e.message();
 }
 
-// One exchange: the request, then exactly `size` bytes.
-Task<Result<void>> exchange(LoadState& s, int fd, const std::array<std::byte, 8>& request) {
-  auto w = co_await s.loop.write_all(fd, request, s.io);
+// One exchange of the length protocol: the request, then exactly `size` bytes.
+Task<Result<void>> exchange(LoadState& s, int fd, const std::string& request, std::uint64_t size) {
+  auto w = co_await s.loop.write_all(fd, std::as_bytes(std::span(request)), s.io);
   if (!w) co_return std::move(w).error();
-  std::uint64_t left = s.size;
+  std::uint64_t left = size;
   while (left > 0) {
     const std::size_t want =
         static_cast<std::size_t>(std::min<std::uint64_t>(left, s.scratch.size()));
@@ -127,23 +100,41 @@ Task<Result<void>> exchange(LoadState& s, int fd, const std::array<std::byte, 8>
     if (*n == 0)
       co_return Error(ECONNRESET, "load",
                       fmt::format("{}: short response, the server closed after {} of {} B",
-                                  s.args.connect, s.size - left, s.size));
+                                  s.args.connect, size - left, size));
     left -= *n;
   }
   co_return Result<void>{};
 }
 
+// One exchange of either protocol: the body bytes, or an error (a non-2xx HTTP status is one).
+Task<Result<std::uint64_t>> active_exchange(LoadState& s, int fd) {
+  if (!s.active_request.http) {
+    auto r = co_await exchange(s, fd, s.active_request.bytes, s.active_request.size);
+    if (!r) co_return std::move(r).error();
+    co_return s.active_request.size;
+  }
+  auto r = co_await http_exchange(s, fd, s.active_request.bytes, s.io);
+  if (!r) co_return std::move(r).error();
+  if (r->status < 200 || r->status > 299) {
+    ++s.non_2xx;
+    co_return Error(
+        EPROTO, "load",
+        fmt::format("{}: GET {}: status {}", s.args.connect, s.args.http_path, r->status));
+  }
+  if (s.transfers == 0) s.first_size = r->body_bytes;
+  co_return r->body_bytes;
+}
+
 Task<void> run_connection(LoadState& s) {
-  auto dialed = co_await dial_any(s.loop, s.peers, s.args.connect, s.io);
+  auto dialed = co_await open_connection(s, s.io);
   if (!dialed) {
     note_error(s, dialed.error());
     co_return;
   }
   UniqueFd fd = std::move(*dialed);
-  const auto request = encode_load_request(s.size);
   while (more_requests(s)) {
     const auto t0 = Clock::now();
-    auto r = co_await exchange(s, fd.get(), request);
+    auto r = co_await active_exchange(s, fd.get());
     if (!r) {
       note_error(s, r.error());
       break;
@@ -152,87 +143,113 @@ Task<void> run_connection(LoadState& s) {
     s.latency.record(static_cast<std::uint64_t>(
         std::chrono::duration_cast<std::chrono::nanoseconds>(s.last_done - t0).count()));
     ++s.transfers;
-    s.bytes += s.size;
+    s.bytes += *r;
   }
   s.loop.close(std::move(fd));
-}
-
-Task<void> run_all(LoadState& s) {
-  TaskGroup group(s.loop);
-  for (unsigned i = 0; i < s.args.connections; ++i) group.spawn(run_connection(s));
-  co_await group.join();
 }
 
 Clock::duration seconds(double s) {
   return std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(s));
 }
 
-void run_load(const LoadArgs& a) {
+// At `hold_end`: what is held then is counted and sampled, and the idle connections stop.
+Task<void> end_hold(LoadState& s, Clock::time_point hold_end) {
+  auto held = co_await s.loop.sleep_until(hold_end);
+  (void)held;  // no token: it cannot be cancelled
+  s.idle.held_at_end = s.idle.open;
+  const ProcessPeak now = process_now();  // while everything is still held
+  s.peak.fds = std::max(s.peak.fds, now.fds);
+  s.peak.rss_bytes = std::max(s.peak.rss_bytes, now.rss_bytes);
+  s.idle_stop.cancel();
+}
+
+// The idle connections ramp up first; the active clients start once every idle connection has
+// connected or failed, so they run while all of them are held. The hold starts then too.
+Task<void> run_all(LoadState& s) {
+  TaskGroup idle(s.loop), active(s.loop), sampler(s.loop);
+  sampler.spawn(sample_process(s, sampler.token()));
+  if (s.args.idle > 0) co_await ramp_idle(s, idle);
+  const auto start = Clock::now();
+  const double hold = s.args.hold > 0 ? s.args.hold : s.args.duration;
+  const auto hold_end = start + seconds(hold);
+  s.idle_deadline = hold_end + seconds(s.args.grace);
+  s.active_start = s.last_done = start;
+  // Duration mode: requests start until `duration`, what is in flight then may finish within
+  // `grace`; a request count is bounded by --timeout instead.
+  if (s.args.requests == 0) s.stop_issuing = start + seconds(s.args.duration);
+  s.io = IoOptions(s.args.requests > 0 ? start + seconds(s.args.timeout)
+                                       : s.stop_issuing + seconds(s.args.grace));
+  if (s.args.idle > 0) idle.spawn(end_hold(s, hold_end));
+  for (unsigned i = 0; i < s.args.connections; ++i) active.spawn(run_connection(s));
+  co_await active.join();
+  co_await idle.join();
+  sampler.cancel();
+  co_await sampler.join();
+}
+
+Request make_request(const LoadArgs& a, const std::string& path, std::uint64_t size) {
+  if (!path.empty()) {
+    const std::size_t colon = a.connect.rfind(':');
+    return {http_get(path, a.connect.substr(0, colon)), 0, true};
+  }
+  const auto encoded = encode_load_request(size);
+  return {std::string(reinterpret_cast<const char*>(encoded.data()), encoded.size()), size, false};
+}
+
+void check_args(const LoadArgs& a) {
   if ((a.duration > 0) == (a.requests > 0))
     throw std::runtime_error("give exactly one of --duration SECONDS and --requests COUNT");
-  const std::uint64_t size = parse_size(a.size_text);
-  if (size == 0) throw std::runtime_error("--size must be at least 1 byte");
+  if (a.http_path.empty() && a.size_text.empty())
+    throw std::runtime_error("give --size SIZE (length protocol) or --http PATH");
+  if (!a.http_path.empty() && !a.size_text.empty())
+    throw std::runtime_error("--size is for the length protocol; --http reads Content-Length");
+  for (const std::string* p : {&a.http_path, &a.idle_path})
+    if (!p->empty() && p->front() != '/')
+      throw std::runtime_error(fmt::format("HTTP path '{}' must start with '/'", *p));
+  if (!a.idle_path.empty() && a.http_path.empty())
+    throw std::runtime_error("--idle-path needs --http");
+  if (a.connections == 0 && a.idle == 0)
+    throw std::runtime_error("--connections 0 needs --idle N: there would be nothing to run");
+  if (a.idle > 0 && a.requests > 0 && a.hold == 0)
+    throw std::runtime_error("--idle with --requests needs --hold SECONDS (how long to hold)");
+}
+
+void run_load(const LoadArgs& a) {
+  check_args(a);
+  const std::uint64_t size = a.http_path.empty() ? parse_size(a.size_text) : 0;
+  if (a.http_path.empty() && size == 0) throw std::runtime_error("--size must be at least 1 byte");
   const std::vector<Address> peers = check(resolve_loopback(a.connect));
-  (void)check(ensure_fds_for(a.connections, 1, 64, "load"));
+  const std::vector<sockaddr_in> sources =
+      a.source_text.empty() ? std::vector<sockaddr_in>{} : parse_sources(a.source_text);
+  (void)check(ensure_fds_for(std::uint64_t{a.connections} + a.idle, 1, 64, "load"));
   std::unique_ptr<Loop> loop = create_loop(a.backend);
 
   const std::uint64_t read_size = parse_size(a.read_size_text);
   if (read_size == 0 || read_size > (std::uint64_t{1} << 30))
     throw std::runtime_error("--read-size must be 1 byte to 1 GiB");
-  LoadState s{*loop, a, size, peers, {}, {}};
+  LoadState s{*loop, a, peers, sources};
+  s.active_request = make_request(a, a.http_path, size);
+  s.idle_request = make_request(a, a.idle_path.empty() ? a.http_path : a.idle_path, 1);
   s.scratch.resize(static_cast<std::size_t>(read_size));
   const Usage u0 = Usage::now();
-  const auto t0 = Clock::now();
-  s.last_done = t0;
-  // Duration mode: requests start until `duration`, what is in flight then may finish within
-  // `grace`; a request count is bounded by --timeout instead.
-  s.stop_issuing = a.requests > 0 ? Clock::time_point::max() : t0 + seconds(a.duration);
-  s.io = IoOptions(a.requests > 0 ? t0 + seconds(a.timeout) : s.stop_issuing + seconds(a.grace));
+  s.t0 = Clock::now();
   loop->block_on(run_all(s));
   const Usage u = Usage::now().since(u0);
-  const double elapsed = std::chrono::duration<double>(std::max(s.last_done, t0) - t0).count();
-  const double rate = elapsed > 0 ? static_cast<double>(s.bytes) / elapsed : 0;
-
-  if (a.json) {
-    nlohmann::json j{{"connections", a.connections},
-                     {"size", size},
-                     {"transfers", s.transfers},
-                     {"bytes", s.bytes},
-                     {"elapsed_s", elapsed},
-                     {"throughput_bytes_per_s", rate},
-                     {"transfers_per_s", elapsed > 0 ? s.transfers / elapsed : 0.0},
-                     {"latency_ns",
-                      {{"p50", s.latency.percentile(50)},
-                       {"p99", s.latency.percentile(99)},
-                       {"p999", s.latency.percentile(99.9)},
-                       {"max", s.latency.max()},
-                       {"mean", s.latency.mean()}}},
-                     {"cpu_user_s", u.user},
-                     {"cpu_sys_s", u.sys},
-                     {"voluntary_ctx", u.voluntary_switches},
-                     {"involuntary_ctx", u.involuntary_switches},
-                     {"errors", s.errors},
-                     {"cut", s.cut},
-                     {"backend", to_string(loop->backend())}};
-    if (!s.first_error.empty()) j["error"] = s.first_error;
-    fmt::print("{}\n", j.dump());
-  } else {
-    fmt::print("load: {} transfers of {} over {} connections in {:.3f} s = {:.2f} GB/s, {:.0f}/s\n",
-               s.transfers, format_size(size), a.connections, elapsed, rate / 1e9,
-               elapsed > 0 ? s.transfers / elapsed : 0.0);
-    fmt::print("  latency p50 {:.3f} ms, p99 {:.3f} ms, p99.9 {:.3f} ms, max {:.3f} ms\n",
-               s.latency.percentile(50) / 1e6, s.latency.percentile(99) / 1e6,
-               s.latency.percentile(99.9) / 1e6, static_cast<double>(s.latency.max()) / 1e6);
-    fmt::print(
-        "  CPU user {:.3f} s sys {:.3f} s, context switches {} + {} involuntary, "
-        "errors {}, cut at the deadline {}\n",
-        u.user, u.sys, u.voluntary_switches, u.involuntary_switches, s.errors, s.cut);
-  }
+  const double elapsed =
+      std::chrono::duration<double>(std::max(s.last_done, s.active_start) - s.active_start).count();
+  print_report(s, u, elapsed);
   std::fflush(stdout);
   if (s.errors > 0)
-    throw std::runtime_error(
-        fmt::format("load: {} connection(s) failed; first: {}", s.errors, s.first_error));
-  if (s.transfers == 0) throw std::runtime_error("load: no transfer completed");
+    throw std::runtime_error(fmt::format("load: {} error(s) on the active connections; first: {}",
+                                         s.errors, s.first_error));
+  if (s.connects.failed > 0)
+    throw std::runtime_error(fmt::format("load: {} connection attempt(s) failed; first: {}",
+                                         s.connects.failed, s.connects.first_failure));
+  if (s.idle.unanswered > 0)
+    throw std::runtime_error(fmt::format("load: {} idle request(s) unanswered; first: {}",
+                                         s.idle.unanswered, s.idle.first_failure));
+  if (a.connections > 0 && s.transfers == 0)
+    throw std::runtime_error("load: no transfer completed");
 }
 
 }  // namespace
@@ -240,12 +257,17 @@ void run_load(const LoadArgs& a) {
 void add_load(CLI::App& app) {
   auto a = std::make_shared<LoadArgs>();
   auto* cmd = app.add_subcommand(
-      "load", "loopback load generator: N connections, each asking for --size bytes per request");
+      "load",
+      "loopback load generator: N connections, each asking for --size bytes (or GET --http PATH) "
+      "per request, plus --idle connections held open");
   cmd->add_option("--connect", a->connect, "HOST:PORT of the server (loopback only)")->required();
-  cmd->add_option("--connections,-c", a->connections, "persistent connections (default 1)")
-      ->check(CLI::Range(1u, 100000u));
-  cmd->add_option("--size", a->size_text, "bytes asked for per request (4096, 64K, 1M ...)")
-      ->required();
+  cmd->add_option("--connections,-c", a->connections,
+                  "persistent active connections (default 1; 0 only with --idle)")
+      ->check(CLI::Range(0u, 100000u));
+  cmd->add_option("--size", a->size_text,
+                  "bytes asked for per request (4096, 64K, 1M ...); length protocol only");
+  cmd->add_option("--http", a->http_path,
+                  "speak HTTP/1.1: GET PATH with keep-alive; non-2xx answers count as errors");
   cmd->add_option("--duration", a->duration, "seconds to keep issuing requests")
       ->check(CLI::PositiveNumber);
   cmd->add_option("--requests", a->requests, "requests in total over all connections");
@@ -256,6 +278,27 @@ void add_load(CLI::App& app) {
   cmd->add_option("--timeout", a->timeout,
                   "--requests mode: seconds the whole run may take (default 30)")
       ->check(CLI::PositiveNumber);
+  cmd->add_option("--idle", a->idle,
+                  "connections held open besides the active ones, each sending one request "
+                  "per --idle-interval")
+      ->check(CLI::Range(0u, 1000000u));
+  cmd->add_option("--idle-interval", a->idle_interval,
+                  "seconds between two requests of one idle connection (default 10)")
+      ->check(CLI::Range(0.001, 3600.0));
+  cmd->add_option("--idle-path", a->idle_path, "path the idle connections GET (default: --http)");
+  cmd->add_option("--hold", a->hold,
+                  "seconds the idle connections are held after the ramp (default: --duration)")
+      ->check(CLI::PositiveNumber);
+  cmd->add_option("--connect-rate", a->connect_rate,
+                  "new idle connections per second while ramping (default 0: as fast as "
+                  "possible, at most 512 connecting at once)")
+      ->check(CLI::NonNegativeNumber);
+  cmd->add_option("--connect-timeout", a->connect_timeout,
+                  "seconds one idle connection's connect may take (default 10)")
+      ->check(CLI::PositiveNumber);
+  cmd->add_option("--source", a->source_text,
+                  "local addresses to bind, round-robin: ADDR[,ADDR...] or a range like "
+                  "127.0.0.2-127.0.0.50 (loopback IPv4)");
   add_backend_option(cmd, a->backend);  // default: kDefaultLoadBackend
   cmd->add_option("--read-size", a->read_size_text,
                   "bytes asked for per read of a response (default 256K; wrk reads 8K)");
