@@ -12,8 +12,8 @@ scale: ramps to --idle keep-alive connections (each sends one GET of a small fil
   Socket memory is the whole machine's: on loopback it holds the client ends too.
 max: as many idle connections as the machine allows, up to --max-target, spread over several
   `zcnet load` processes (each under the open-file limit, each with its own source addresses)
-  against several `zcnet serve` processes on one SO_REUSEPORT port; reports how many were held
-  and whether every periodic request was answered.
+  against one `zcnet serve --processes N` (N worker processes, each under the limit); reports
+  how many were held and whether every periodic request was answered.
 churn: --churn short connections in a row (GET with Connection: close, one request each), with the
   server's open fds, RSS and the machine's TIME_WAIT count (/proc/net/sockstat tw) before and
   after.
@@ -103,13 +103,16 @@ def free_port():
 
 
 def start_zcnet(args, root, workers=1, processes=1):
+    """One zcnet serve: with processes > 1, a master and that many worker processes (its
+    --processes), each under the open-file limit."""
     port = free_port()
     keepalive = str(max(75, 3 * args.idle_interval))
     procs = [subprocess.Popen(
         [args.cli, "serve", "--root", root, "--listen", f"127.0.0.1:{port}",
-         "--workers", str(workers), "--max-connections", str(FD_LIMIT - 500),
+         "--workers", str(workers), "--processes", str(processes),
+         "--max-connections", str(FD_LIMIT - 500),
          "--keepalive-timeout", keepalive] + args.zcnet_args.split(),
-        stderr=subprocess.DEVNULL) for _ in range(processes)]
+        stderr=subprocess.DEVNULL)]
     wait_port(port)
     return Server(procs, port)
 
@@ -279,7 +282,7 @@ def max_mode(args, root):
     for r in reports:
         for k, v in list(r["connect"]["failures"].items()) + list(r["idle"]["failures"].items()):
             failures[k] = failures.get(k, 0) + v
-    print(f"\nmax: {processes} zcnet serve process(es) x {args.max_workers} worker(s) on one "
+    print(f"\nmax: zcnet serve --processes {processes} x {args.max_workers} worker(s) on one "
           f"port, {loaders} load process(es), a GET per {args.idle_interval} s per connection, "
           f"held {args.max_hold} s after the ramp\n")
     print("| target | held | periodic requests | answered | unanswered | every one answered | "
