@@ -102,6 +102,9 @@ def free_port():
         return s.getsockname()[1]
 
 
+# An idle connection sends its first request at its slot in the interval, up to one interval
+# after it connected: both servers wait that long for a first request (header timeout) and for
+# the next one (keep-alive timeout).
 def start_zcnet(args, root, workers=1, processes=1):
     """One zcnet serve: with processes > 1, a master and that many worker processes (its
     --processes), each under the open-file limit."""
@@ -111,7 +114,8 @@ def start_zcnet(args, root, workers=1, processes=1):
         [args.cli, "serve", "--root", root, "--listen", f"127.0.0.1:{port}",
          "--workers", str(workers), "--processes", str(processes),
          "--max-connections", str(FD_LIMIT - 500),
-         "--keepalive-timeout", keepalive] + args.zcnet_args.split(),
+         "--keepalive-timeout", keepalive, "--header-timeout", keepalive]
+        + args.zcnet_args.split(),
         stderr=subprocess.DEVNULL)]
     wait_port(port)
     return Server(procs, port)
@@ -128,6 +132,7 @@ worker_rlimit_nofile {FD_LIMIT};
 events {{ worker_connections {FD_LIMIT - 500}; }}
 http {{
   access_log off; keepalive_requests 1000000; keepalive_timeout {keepalive};
+  client_header_timeout {keepalive};
   sendfile on; tcp_nopush on;
   client_body_temp_path {tmp}/body; proxy_temp_path {tmp}/proxy; fastcgi_temp_path {tmp}/fcgi;
   uwsgi_temp_path {tmp}/uwsgi; scgi_temp_path {tmp}/scgi;
