@@ -183,10 +183,12 @@ void add_doctor(CLI::App& app) {
       "doctor", "check the limits for N connections and show the kernel features zcnet relies on");
   cmd->add_option("--connections", a->connections, "connections to check the limits for")
       ->capture_default_str()
+      ->type_name("N")
       ->check(CLI::Range(std::uint64_t{1}, std::uint64_t{1} << 32));
   cmd->add_option("--per-connection-bytes", a->per_connection_bytes,
                   "socket memory per connection for the net.ipv4.tcp_mem check (4K, 64K, ...)")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->type_name("SIZE");
   auto* json = cmd->add_flag("--json", a->json, "print one JSON object");
   cmd->add_flag("--sysctl-file", a->sysctl_file,
                 "print a /etc/sysctl.d fragment that sets every sysctl not ok (changes nothing)")
