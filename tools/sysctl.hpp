@@ -1,5 +1,5 @@
 // Kernel settings as `zcnet doctor` and the bench report's machine description show them.
-// Every /proc and /sys read of the zcnet command goes through proc_path(), so tests can point it
+// Every /proc read of `zcnet doctor` goes through proc_path(), so tests can point it
 // at a fake tree with ZCNET_PROC_ROOT.
 #pragma once
 
