@@ -8,6 +8,7 @@
 #include <sys/utsname.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <sstream>
@@ -21,7 +22,7 @@ namespace zcnet::cli::doctor {
 
 namespace {
 
-Reading read(std::string_view name) {
+Reading sysctl_reading(std::string_view name) {
   auto numbers = read_sysctl_numbers(name);
   if (!numbers) return {.numbers = {}, .unavailable = numbers.error().message()};
   return {.numbers = std::move(*numbers), .unavailable = {}};
@@ -52,19 +53,19 @@ LimitInputs read_limit_inputs(std::uint64_t connections, std::uint64_t per_conne
   in.zcnet = zcnet_sizes();
   in.nofile = rlimit_of(RLIMIT_NOFILE);
   in.memlock = rlimit_of(RLIMIT_MEMLOCK);
-  in.nr_open = read("fs.nr_open");
-  in.file_max = read("fs.file-max");
-  in.somaxconn = read("net.core.somaxconn");
-  in.tcp_max_syn_backlog = read("net.ipv4.tcp_max_syn_backlog");
-  in.tcp_syncookies = read("net.ipv4.tcp_syncookies");
-  in.tcp_max_tw_buckets = read("net.ipv4.tcp_max_tw_buckets");
-  in.ip_local_port_range = read("net.ipv4.ip_local_port_range");
-  in.max_map_count = read("vm.max_map_count");
-  in.tcp_mem = read("net.ipv4.tcp_mem");
-  in.netdev_max_backlog = read("net.core.netdev_max_backlog");
-  in.pipe_max_size = read("fs.pipe-max-size");
-  in.pipe_user_pages_soft = read("fs.pipe-user-pages-soft");
-  in.pipe_user_pages_hard = read("fs.pipe-user-pages-hard");
+  in.nr_open = sysctl_reading("fs.nr_open");
+  in.file_max = sysctl_reading("fs.file-max");
+  in.somaxconn = sysctl_reading("net.core.somaxconn");
+  in.tcp_max_syn_backlog = sysctl_reading("net.ipv4.tcp_max_syn_backlog");
+  in.tcp_syncookies = sysctl_reading("net.ipv4.tcp_syncookies");
+  in.tcp_max_tw_buckets = sysctl_reading("net.ipv4.tcp_max_tw_buckets");
+  in.ip_local_port_range = sysctl_reading("net.ipv4.ip_local_port_range");
+  in.max_map_count = sysctl_reading("vm.max_map_count");
+  in.tcp_mem = sysctl_reading("net.ipv4.tcp_mem");
+  in.netdev_max_backlog = sysctl_reading("net.core.netdev_max_backlog");
+  in.pipe_max_size = sysctl_reading("fs.pipe-max-size");
+  in.pipe_user_pages_soft = sysctl_reading("fs.pipe-user-pages-soft");
+  in.pipe_user_pages_hard = sysctl_reading("fs.pipe-user-pages-hard");
   return in;
 }
 
