@@ -1,9 +1,13 @@
 #include "zcnet/sys/capabilities.hpp"
 
+#include <cerrno>
+
 namespace zcnet {
 
 Capabilities Capabilities::portable() {
-  return Capabilities{};
+  Capabilities c;
+  c.uring_setup_errno = ENOSYS;  // the portable build has no io_uring
+  return c;
 }
 
 bool Capabilities::disable(std::string_view name) noexcept {

@@ -42,7 +42,10 @@ bool buffer_ring_registers(io_uring* ring) {
 
 void probe_uring(Capabilities& c) {
   sys::UringRing ring;
-  if (ring.init(8) < 0) return;  // disabled by sysctl, seccomp or an old kernel
+  if (int rc = ring.init(8); rc < 0) {  // disabled by sysctl, seccomp or an old kernel
+    c.uring_setup_errno = -rc;
+    return;
+  }
   c.io_uring = true;
   std::unique_ptr<io_uring_probe, void (*)(io_uring_probe*)> p{io_uring_get_probe_ring(ring.get()),
                                                                io_uring_free_probe};

@@ -283,14 +283,14 @@ nlohmann::json describe_machine() {
        {{"sendfile", caps.sendfile}, {"splice", caps.splice}, {"msg_zerocopy", caps.msg_zerocopy}}},
       {"sysctl",
        // Named as `zcnet doctor` names them.
-       {{"wmem_max", read_sysctl("net.core.wmem_max")},
-        {"rmem_max", read_sysctl("net.core.rmem_max")},
-        {"optmem_max", read_sysctl("net.core.optmem_max")},
-        {"tcp_wmem", read_sysctl("net.ipv4.tcp_wmem")},
-        {"tcp_rmem", read_sysctl("net.ipv4.tcp_rmem")},
-        {"tcp_mem_pages", read_sysctl("net.ipv4.tcp_mem")},
-        {"tcp_notsent_lowat", read_sysctl("net.ipv4.tcp_notsent_lowat")},
-        {"perf_event_paranoid", read_sysctl("kernel.perf_event_paranoid")}}},
+       {{"wmem_max", sysctl_json("net.core.wmem_max")},
+        {"rmem_max", sysctl_json("net.core.rmem_max")},
+        {"optmem_max", sysctl_json("net.core.optmem_max")},
+        {"tcp_wmem", sysctl_json("net.ipv4.tcp_wmem")},
+        {"tcp_rmem", sysctl_json("net.ipv4.tcp_rmem")},
+        {"tcp_mem_pages", sysctl_json("net.ipv4.tcp_mem")},
+        {"tcp_notsent_lowat", sysctl_json("net.ipv4.tcp_notsent_lowat")},
+        {"perf_event_paranoid", sysctl_json("kernel.perf_event_paranoid")}}},
       {"perf_counters", perf_avail}};
 }
 

@@ -14,13 +14,16 @@ struct Capabilities {
   bool sendfile = false;
   bool splice = false;
   bool tee = false;
-  bool msg_zerocopy = false;           // SO_ZEROCOPY accepted on a TCP socket
-  bool io_uring = false;               // a ring could be set up (not disabled by sysctl/seccomp)
-  bool uring_send = false;             // IORING_OP_SEND supported
-  bool uring_send_zc = false;          // IORING_OP_SEND_ZC supported
-  bool uring_splice = false;           // IORING_OP_SPLICE supported
-  bool uring_fixed_buffers = false;    // buffers could be registered
-  bool uring_loop = false;             // everything the io_uring loop backend uses (see probe)
+  bool msg_zerocopy = false;         // SO_ZEROCOPY accepted on a TCP socket
+  bool io_uring = false;             // a ring could be set up (not disabled by sysctl/seccomp)
+  bool uring_send = false;           // IORING_OP_SEND supported
+  bool uring_send_zc = false;        // IORING_OP_SEND_ZC supported
+  bool uring_splice = false;         // IORING_OP_SPLICE supported
+  bool uring_fixed_buffers = false;  // buffers could be registered
+  bool uring_loop = false;           // everything the io_uring loop backend uses (see probe)
+  // The errno io_uring_setup failed with (EPERM: seccomp or kernel.io_uring_disabled; ENOSYS: no
+  // io_uring here), or 0 if a ring could be set up (io_uring may still be off by ZCNET_DISABLE).
+  int uring_setup_errno = 0;
   std::size_t pipe_max_bytes = 65536;  // /proc/sys/fs/pipe-max-size (what F_SETPIPE_SZ may ask)
   std::string kernel;                  // uname release
 
