@@ -136,11 +136,12 @@ Check nofile_hard(const LimitInputs& in) {
   }
   c.fix = nofile_fix(fds, in);
   if (l.hard < n) {
+    const u64 processes = ceil_div(fds, std::max<u64>(l.hard, 1));
     c.verdict = Verdict::Fail;
     c.why = fmt::format(
         "one process cannot hold {} sockets (EMFILE past {}): raise it as root, or run {} worker "
-        "processes sharing the port with SO_REUSEPORT",
-        n, l.hard, ceil_div(fds, std::max<u64>(l.hard, 1)));
+        "processes (zcnet serve --processes {})",
+        n, l.hard, processes, processes);
   } else {
     c.verdict = Verdict::Warn;
     c.why = fmt::format(
