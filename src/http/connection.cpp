@@ -152,8 +152,8 @@ enum class After : std::uint8_t {
   Closed,  // the connection is closed
 };
 
-// One connection's state: its pinned Site, its buffer (request bytes in front, the response head
-// in the last kHeadReserve), the current request, and what its peer is.
+// One busy period of a connection: its buffer (request bytes in front, the response head in the
+// last kHeadReserve), the current request, and the Session it belongs to.
 class Connection {
  public:
   Connection(Worker& w, ConnState& state, int sock, PoolBuffer buf, Session& session);
