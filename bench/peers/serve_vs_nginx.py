@@ -16,7 +16,11 @@ size if asked: 16 MiB x 1000 connections needs longer runs for responses to comp
 --timeout is --wrk-timeout (per size too): a response pending longer counts as a timeout error
 and its latency is not recorded, so p99 is only meaningful in cells without timeouts; a cell whose
 runs saw socket errors says so in the errors column.
-Needs nginx and wrk (scripts/setup-peers.sh).
+The floor (floor-memory, floor-sendfile) is ../shared/bench/minhttp.c, built by this script with
+cc: a one-thread epoll loop that only counts request ends and writes one prebuilt response (from
+memory, or its body by sendfile), one process per file size. It is what no real server can beat
+on small responses; the table gives req/s against the better floor mode beside the ratio to nginx.
+Needs nginx and wrk (scripts/setup-peers.sh), and cc for the floor.
 """
 import argparse
 import os
@@ -116,7 +120,12 @@ def parse_wrk(text):
 SERVERS = {"zcnet": 18080, "nginx-sendfile": 18081, "nginx-nosendfile": 18082,
            "zcnet-sendfile": 18083, "zcnet-readwrite": 18084, "zcnet-mmap": 18085,
            "zcnet-nolowat": 18086, "zcnet-sendfile-nolowat": 18087,
-           "zcnet-readwrite-nolowat": 18088}
+           "zcnet-readwrite-nolowat": 18088,
+           # one minhttp per file size: port + the size's index in SIZES
+           "floor-memory": 18090, "floor-sendfile": 18095}
+FLOORS = {"floor-memory": [], "floor-sendfile": ["sendfile"]}
+DEFAULT_MINHTTP = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "..",
+                               "shared", "bench", "minhttp.c")
 NOLOWAT = ["--notsent-lowat", "0"]
 ZCNET_FORCED = {"zcnet": [], "zcnet-sendfile": ["--strategy", "sendfile"],
                 "zcnet-readwrite": ["--strategy", "read-write"],
@@ -156,7 +165,10 @@ def main():
                     "off and cap their latency)")
     ap.add_argument("--zcnet-args", default="", help="extra args for zcnet serve, e.g. "
                     "'--backend epoll'")
-    ap.add_argument("--servers", default="zcnet,nginx-sendfile,nginx-nosendfile",
+    ap.add_argument("--minhttp", default=DEFAULT_MINHTTP,
+                    help="the floor's source (default: ../shared/bench/minhttp.c beside the repo)")
+    ap.add_argument("--servers", default="zcnet,nginx-sendfile,nginx-nosendfile,floor-memory,"
+                    "floor-sendfile",
                     help="comma list of: " + ", ".join(SERVERS) + " (zcnet-sendfile and "
                     "zcnet-readwrite force one strategy: the like-for-like peers of nginx "
                     "sendfile on and off; *-nolowat: the same with --notsent-lowat 0)")
@@ -170,6 +182,9 @@ def main():
     for tool in ("nginx", "wrk"):
         if not shutil.which(tool):
             sys.exit(f"{tool} not found: run scripts/setup-peers.sh")
+    if any(s in FLOORS for s in servers) and not os.path.exists(args.minhttp):
+        sys.exit(f"the floor's source {args.minhttp} is missing: give --minhttp, or leave "
+                 "floor-memory and floor-sendfile out of --servers")
 
     tmp = tempfile.mkdtemp(prefix="zcnet-peers-")
     os.chmod(tmp, 0o755)  # nginx workers run as www-data and must reach the files
@@ -195,8 +210,22 @@ def main():
             conf = nginx_conf(tmp, root, ports[name], args.workers, sf)
             procs[name] = subprocess.Popen(["nginx", "-c", conf, "-p", tmp],
                                            stderr=subprocess.DEVNULL)
-        for port in ports.values():
-            wait_port(port)
+        # The floor: one process per size and mode (it serves one file whatever is asked).
+        port_of = {}  # (server, size) -> port, for servers that differ by size
+        if any(s in FLOORS for s in servers):
+            exe = os.path.join(tmp, "minhttp")
+            subprocess.run(["cc", "-O2", "-o", exe, args.minhttp], check=True)
+            for name in (s for s in servers if s in FLOORS):
+                for i, size in enumerate(SIZES):
+                    port = SERVERS[name] + i
+                    port_of[(name, size)] = port
+                    procs[(name, size)] = subprocess.Popen(
+                        [exe, str(port), os.path.join(root, size)] + FLOORS[name],
+                        stderr=subprocess.DEVNULL)
+                    wait_port(port)
+        for name, port in ports.items():
+            if name not in FLOORS:
+                wait_port(port)
         results = {}
         errors = {}  # (size, conns, server) -> wrk's socket error lines, one per run that had any
         for size in args.sizes.split(","):
@@ -205,12 +234,14 @@ def main():
                 timeout = timeouts.get(size, timeouts["*"])
                 for run in range(args.runs):
                     for s in servers:  # alternating: A B C A B C ...
-                        pids = [procs[s].pid] + children(procs[s].pid)
+                        proc = procs[(s, size)] if s in FLOORS else procs[s]
+                        port = port_of.get((s, size), ports[s])
+                        pids = [proc.pid] + children(proc.pid)
                         c0, (irq0, busy0), w0 = cpu_seconds(pids), machine_seconds(), waited_children_cpu()
                         out = subprocess.run(
                             ["wrk", "-t2", f"-c{conns}", f"-d{duration}s", "--latency",
                              "--timeout", timeout,
-                             f"http://127.0.0.1:{ports[s]}/{size}"],
+                             f"http://127.0.0.1:{port}/{size}"],
                             capture_output=True, text=True, timeout=duration + 60).stdout
                         cpu = cpu_seconds(pids) - c0
                         irq1, busy1 = machine_seconds()
@@ -236,9 +267,10 @@ def main():
         print("\n| file | conns | server | req/s | spread | MB/s | p50 ms | p99 ms | "
               "server CPU s/GiB | "
               "softirq s/GiB | wrk s/GiB | machine s/GiB | "
-              "req/s vs best nginx | MB/s vs best nginx | CPU/GiB vs nginx sendfile | "
+              "req/s vs best nginx | MB/s vs best nginx | req/s vs best floor | "
+              "CPU/GiB vs nginx sendfile | "
               "machine/GiB vs nginx sendfile | like for like: MB/s, CPU, machine | errors |")
-        print("| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: "
+        print("| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: "
               "| ---: | ---: | --- | --- |")
         nginxes = [s for s in ("nginx-sendfile", "nginx-nosendfile") if s in servers]
         for size in args.sizes.split(","):
@@ -248,6 +280,7 @@ def main():
                        for s in servers}
                 best = max((med[n][0] for n in nginxes), default=float("nan"))
                 best_bps = max((med[n][1] for n in nginxes), default=float("nan"))
+                floor = max((med[n][0] for n in servers if n in FLOORS), default=float("nan"))
                 ref = med.get("nginx-sendfile", [float("nan")] * 8)
                 for s in servers:
                     rps, bps, p99, cpu, irq, client, whole, p50 = med[s]
@@ -265,6 +298,7 @@ def main():
                           f"{bps / 1e6:.1f} | {p50:.2f} | {p99:.2f} | {cpu:.3f} | {irq:.3f} | "
                           f"{client:.3f} | "
                           f"{whole:.3f} | {rps / best:.2f} | {bps / best_bps:.2f} | "
+                          f"{rps / floor:.2f} | "
                           f"{cpu / ref[3]:.2f} | {whole / ref[6]:.2f} | {like} | "
                           f"{errs} |")
     finally:
