@@ -129,6 +129,9 @@ int run_master(const ServeCommandLine& line, const ServeArgs& a, StopSignals& si
     if (pid == 0) {
       ::prctl(PR_SET_PDEATHSIG, SIGTERM);  // never outlive the master
       if (::getppid() != master) ::_exit(1);
+      // Its own process group: a terminal's Ctrl-C reaches only the master, which passes it on
+      // once (a worker that got it twice would stop at once instead of draining).
+      ::setpgid(0, 0);
       sigset_t chld;
       sigemptyset(&chld);
       sigaddset(&chld, SIGCHLD);
