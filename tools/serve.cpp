@@ -104,7 +104,8 @@ void run_process(const ServeCommandLine& line, const ServeArgs& a, StopSignals& 
 
 // The master of --processes N: forks the workers, passes SIGINT/SIGTERM/SIGHUP on, restarts a
 // worker that dies (not more than once a second each), and returns once all have exited after
-// a stop signal. Stays single-threaded, so forking again later is safe.
+// a stop signal: the worst exit status among them. Stays single-threaded, so forking again later
+// is safe.
 int run_master(const ServeCommandLine& line, const ServeArgs& a, StopSignals& signals,
                std::vector<UniqueFd>& listeners, std::uint16_t port) {
   const std::size_t n = a.processes;
@@ -183,9 +184,10 @@ int run_master(const ServeCommandLine& line, const ServeArgs& a, StopSignals& si
           std::find_if(kids.begin(), kids.end(), [&](const Child& c) { return c.pid == pid; });
       if (it == kids.end()) continue;
       it->pid = -1;
-      const int code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-      worst = std::max(worst, code);
-      if (stops > 0) continue;
+      if (stops > 0) {  // shutting down: how it ended is the master's exit status
+        worst = std::max(worst, WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
+        continue;
+      }
       const auto i = static_cast<std::size_t>(it - kids.begin());
       fmt::print(stderr, "zcnet serve: worker process {} (pid {}) ended ({} {}); restarting it\n",
                  i, pid, WIFEXITED(status) ? "exit" : "signal",
@@ -196,7 +198,7 @@ int run_master(const ServeCommandLine& line, const ServeArgs& a, StopSignals& si
     }
   }
   signals.close();
-  return stops > 0 ? 0 : worst;
+  return stops > 0 ? worst : 1;  // no stop signal: every worker ended and none could be forked
 }
 
 void run_serve(const ServeCommandLine& line) {
