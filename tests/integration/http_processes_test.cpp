@@ -4,6 +4,7 @@
 #include <dirent.h>
 #include <signal.h>
 
+#include <cerrno>
 #include <fstream>
 #include <set>
 #include <thread>
@@ -87,8 +88,10 @@ TEST_P(HttpProcesses, ThreeWorkers_AnswerRestartReloadAndStop) {
   EXPECT_TRUE(server_->wait_for_log("reloaded (generation 1)", 3)) << server_->log();
   expect_answers(5);
 
+  const auto last = wait_for_children(server_->pid(), 3);
   EXPECT_EQ(server_->terminate(), 0) << server_->log();
-  EXPECT_TRUE(children_of(server_->pid()).empty());
+  for (const pid_t pid : last)  // every worker ended with the master, none left reparented
+    EXPECT_TRUE(::kill(pid, 0) != 0 && errno == ESRCH) << "worker " << pid << " still runs";
 }
 
 TEST_P(HttpProcesses, MetricsNeedOneProcess) {
