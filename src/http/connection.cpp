@@ -130,11 +130,14 @@ struct Writes {
 };
 
 // Where the next read of a request goes: the buffer's free tail, until `deadline`; `once`: no
-// request byte is held, so the read is tried once and EAGAIN makes the connection idle.
+// request byte is held, so the read is tried once and EAGAIN makes the connection idle;
+// `drained`: no request byte is held and the last read left the socket empty, so the connection
+// goes idle without reading.
 struct ReadWant {
   std::span<std::byte> into;
   Clock::time_point deadline;
   bool once = false;
+  bool drained = false;
 };
 
 // What stays with a connection between its busy periods: the pinned Site, what its peer is, and
@@ -164,7 +167,7 @@ class Connection {
   // ---- read: until one request is complete or malformed, or the connection is to close ----
   void begin_request();
   std::optional<ReadWant> next_read();  // nullopt: the request is in (or keep is false)
-  void received(const Result<std::size_t>& r);
+  void received(const Result<std::size_t>& r, std::size_t asked);
 
   // ---- plan: the request's status, head and body ----
   Response plan();
@@ -205,6 +208,7 @@ class Connection {
   ParseResult parsed_;
   Clock::time_point started_;  // the current request's first byte
   std::size_t have_ = 0;       // request bytes in in_, starting at in_[0]
+  bool drained_ = false;       // the last read took less than it asked: the socket was empty
 };
 
 Profile server_profile(const Selector& engine_selector, const ServerOptions& o) {
@@ -245,10 +249,10 @@ std::optional<ReadWant> Connection::next_read() {
   }
   state_.phase = Phase::Reading;
   return ReadWant{std::as_writable_bytes(in_.subspan(have_)), started_ + o_.header_timeout,
-                  have_ == 0};
+                  have_ == 0, have_ == 0 && drained_};
 }
 
-void Connection::received(const Result<std::size_t>& r) {
+void Connection::received(const Result<std::size_t>& r, std::size_t asked) {
   if (!r || *r == 0) {
     if (have_ > 0 && !r && r.error().code() == ETIMEDOUT) {
       // Slowloris: a request that does not complete within the header timeout.
@@ -260,6 +264,7 @@ void Connection::received(const Result<std::size_t>& r) {
   }
   if (have_ == 0) started_ = Clock::now();
   have_ += *r;
+  drained_ = *r < asked;
   parsed_ = parse_request(in_.first(have_), limits_, req_);
 }
 
@@ -397,6 +402,9 @@ Task<After> serve_busy(Worker& w, ConnState& state, UniqueFd& fd, Session& sessi
   while (c.keep) {
     c.begin_request();
     while (const auto want = c.next_read()) {
+      // A short read emptied the socket: Loop::readable may wait without a recv that could
+      // only say EAGAIN (a byte that came since completes the wait at once).
+      if (want->drained) co_return After::Idle;
       if (want->once) {  // no request byte held: what the socket has now, or idle again
         ssize_t n;
         do n = ::recv(sock, want->into.data(), want->into.size(), MSG_DONTWAIT);
@@ -406,12 +414,13 @@ Task<After> serve_busy(Worker& w, ConnState& state, UniqueFd& fd, Session& sessi
           co_return After::Idle;
         }
         c.received(n < 0 ? Result<std::size_t>(Error(errno, "recv", "fd " + std::to_string(sock)))
-                         : Result<std::size_t>(static_cast<std::size_t>(n)));
+                         : Result<std::size_t>(static_cast<std::size_t>(n)),
+                   want->into.size());
         continue;
       }
       const IoOptions io(want->deadline, token);  // named: no temporaries inside co_await
       auto r = co_await loop.read(sock, want->into, io);
-      c.received(r);
+      c.received(r, want->into.size());
     }
     if (!c.keep) break;
 
