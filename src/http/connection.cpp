@@ -146,6 +146,7 @@ struct Session {
   std::shared_ptr<const Site> site;   // pinned: a reload applies to later connections
   bool peer_local = false;            // the peer's location, asked once per connection
   bool first = true;                  // no request answered yet
+  Clock::time_point since;            // accepted, or the last response sent: idle from here
   char peer[INET6_ADDRSTRLEN] = "-";  // for the access log (filled only when there is one)
 };
 
@@ -237,8 +238,12 @@ Connection::Connection(Worker& w, ConnState& state, int sock, PoolBuffer buf, Se
 }
 
 void Connection::begin_request() {
+  if (have_ == 0) {
+    parsed_ = ParseResult{};
+    return;
+  }
   parsed_ = parse_request(in_.first(have_), limits_, req_);  // a pipelined one may be in already
-  started_ = Clock::now();
+  if (parsed_.status == ParseStatus::Incomplete) started_ = Clock::now();
 }
 
 std::optional<ReadWant> Connection::next_read() {
@@ -262,10 +267,12 @@ void Connection::received(const Result<std::size_t>& r, std::size_t asked) {
     keep = linger = false;
     return;
   }
-  if (have_ == 0) started_ = Clock::now();
+  const bool first_bytes = have_ == 0;
   have_ += *r;
   drained_ = *r < asked;
   parsed_ = parse_request(in_.first(have_), limits_, req_);
+  // The header timeout runs from the request's first byte; read only when a read must wait.
+  if (first_bytes && parsed_.status == ParseStatus::Incomplete) started_ = Clock::now();
 }
 
 Response Connection::plan() {
@@ -368,7 +375,9 @@ void Connection::finish(Response& r, const Sent& sent) {
   r.plan.file.reset();
   r.plan.cached.reset();
   r.small = {};
-  const auto took = Clock::now() - r.began;
+  const auto now = Clock::now();
+  session_.since = now;
+  const auto took = now - r.began;
   w_.log_request(session_.peer, req_.method_name, req_.target, req_.minor, r.plan.status,
                  sent.bytes, took);
   w_.metrics().record(r.plan.status, sent.strategy_slot, sent.bytes, took);
@@ -472,12 +481,15 @@ Task<void> serve_connection(Worker& w, UniqueFd fd) {
   session.peer_local = peer_is_local(sock);
   if (session.site->access_log_fd() >= 0) describe_peer(sock, session.peer);
   const CancelToken token = state.cancel.token();
+  const IoOptions io(token);  // the timeout is the watchdog's (ConnState::idle_deadline)
+  session.since = Clock::now();
   for (;;) {
     // Idle (or not yet sent a byte): only this frame is held, no buffer.
     if (!session.first && w.draining()) break;
     state.phase = session.first ? Phase::Reading : Phase::Idle;
-    const IoOptions io = within(session.first ? o.header_timeout : o.keepalive_timeout, token);
+    state.idle_deadline = session.since + (session.first ? o.header_timeout : o.keepalive_timeout);
     auto ready = co_await loop.readable(sock, io);
+    state.idle_deadline = Clock::time_point::max();
     if (!ready) break;  // the timeout, or shutdown: closed with no request byte read
     if (co_await serve_busy(w, state, fd, session, token) == After::Closed) co_return;
   }

@@ -87,11 +87,13 @@ void Worker::cancel_all() {
   }
 }
 
-void Worker::check_send_timeouts(Clock::time_point now) {
+void Worker::check_timeouts(Clock::time_point now) {
   const auto limit = options().send_timeout;
   for (ConnState* c = head_.next; c != &head_;) {
     ConnState* next = c->next;
-    if (c->phase == Phase::Sending && c->sending) {
+    if (c->idle_deadline <= now) {
+      c->cancel.cancel();
+    } else if (c->phase == Phase::Sending && c->sending) {
       const std::uint64_t bytes = c->sending->stats().bytes;
       if (bytes != c->seen_bytes) {
         c->seen_bytes = bytes;
@@ -102,6 +104,14 @@ void Worker::check_send_timeouts(Clock::time_point now) {
     }
     c = next;
   }
+}
+
+Clock::duration Worker::watchdog_tick() const noexcept {
+  const ServerOptions& o = options();
+  const Clock::duration shortest =
+      std::min({Clock::duration(o.send_timeout), Clock::duration(o.keepalive_timeout),
+                Clock::duration(o.header_timeout)});
+  return std::clamp<Clock::duration>(shortest / 4, 20ms, 1s);
 }
 
 void Worker::log_request(std::string_view peer, std::string_view method, std::string_view target,
@@ -127,13 +137,13 @@ void Worker::flush_log() {
 
 namespace {
 
-// Wakes up a few times per send timeout to find senders whose peer stopped reading.
+// Wakes up a few times per timeout to find senders whose peer stopped reading and connections
+// that waited too long for a request.
 Task<void> watchdog(Worker& w, CancelToken stop) {
-  const auto tick = std::clamp<Clock::duration>(w.options().send_timeout / 4, 20ms, 1s);
   for (;;) {
-    auto r = co_await w.loop().sleep_for(tick, stop);
+    auto r = co_await w.loop().sleep_for(w.watchdog_tick(), stop);
     if (!r) break;
-    w.check_send_timeouts(Clock::now());
+    w.check_timeouts(Clock::now());
     w.flush_log();
     (void)w.site();  // a reload reaches the access log even without new connections
   }

@@ -27,6 +27,10 @@ struct ConnState {
   const Transfer* sending = nullptr;  // set while a body transfer runs (send-timeout watchdog)
   std::uint64_t seen_bytes = 0;
   Clock::time_point last_progress{};
+  // While the connection waits for a request's first byte (keep-alive or header timeout): when
+  // the watchdog closes it. The wait arms no timer of its own, so a request costs no timer-heap
+  // insert and remove; the watchdog's tick bounds how late the close comes.
+  Clock::time_point idle_deadline = Clock::time_point::max();
 };
 
 class Worker {
@@ -55,8 +59,12 @@ class Worker {
   // Shutdown: idle and reading connections are cancelled now; senders finish their response.
   void start_draining();
   void cancel_all();
-  // Send timeouts: cancels connections whose transfer moved nothing for send_timeout.
-  void check_send_timeouts(Clock::time_point now);
+  // Cancels connections whose transfer moved nothing for send_timeout, and those waiting for a
+  // request past their idle_deadline.
+  void check_timeouts(Clock::time_point now);
+  // How often the watchdog calls check_timeouts: a quarter of the shortest timeout, within
+  // 20 ms .. 1 s.
+  Clock::duration watchdog_tick() const noexcept;
 
   // Appends one access-log line (no-op without --access-log); flushed at 32 KiB or by flush().
   void log_request(std::string_view peer, std::string_view method, std::string_view target,
