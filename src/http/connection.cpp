@@ -176,8 +176,12 @@ class Connection {
   // ---- send: without a Transfer (head only, or a small body), or the body as one Transfer ----
   Writes write_now(const Response& r);
   Sent written(const Response& r, const Writes& wr);
-  Transfer body_transfer(const Response& r);
-  Sent body_sent(const Response& r, const Transfer& t, const Result<Stats>& result);
+  std::span<const std::byte> head(const Response& r) const noexcept {
+    return std::as_bytes(out_.first(r.plan.head_bytes));
+  }
+  Choice body_choice(const Response& r) const;
+  Transfer body_transfer(const Response& r, const Choice& choice, const SentNow& now);
+  Sent body_sent(const Response& r, StrategyKind how, std::uint64_t bytes, const Error* error);
 
   // ---- account: the access log and metrics; keep what a pipelining client sent after it ----
   void finish(Response& r, const Sent& sent);
@@ -187,9 +191,6 @@ class Connection {
 
  private:
   void take_small_body(Response& r, FileCache& cache);
-  std::span<const std::byte> head(const Response& r) const noexcept {
-    return std::as_bytes(out_.first(r.plan.head_bytes));
-  }
 
   Worker& w_;
   ConnState& state_;
@@ -342,32 +343,43 @@ Sent Connection::written(const Response& r, const Writes& wr) {
 
 // The forced strategy, else the selector's choice in server mode, made here with the peer's
 // location asked once per connection (no getpeername per response).
-Transfer Connection::body_transfer(const Response& r) {
+Choice Connection::body_choice(const Response& r) const {
+  if (o_.strategy != StrategyKind::Auto) {
+    Choice c;
+    c.strategy = o_.strategy;
+    return c;
+  }
+  return selector_.choose_file_to_socket(r.plan.length, session_.peer_local,
+                                         /*nonblocking=*/true, SelectorMode::Server);
+}
+
+// What `now` left of the response (all of it when nothing was sent early), as one Transfer.
+Transfer Connection::body_transfer(const Response& r, const Choice& choice, const SentNow& now) {
   const Plan& p = r.plan;
   TransferOptions topts;
   topts.strategy = o_.strategy;
-  if (o_.strategy == StrategyKind::Auto)
-    topts.choice = selector_.choose_file_to_socket(p.length, session_.peer_local,
-                                                   /*nonblocking=*/true, SelectorMode::Server);
-  topts.header = head(r);
+  if (o_.strategy == StrategyKind::Auto) topts.choice = choice;
+  topts.header = head(r).subspan(now.head);
   topts.chunk_bytes = o_.chunk_bytes;
   // One allocation per response (Transfer::State): it keeps Stats at a stable address.
-  return Transfer(w_.engine(), FileRange{p.body_fd(), p.offset, p.length}, Socket{sock_},
-                  std::move(topts));
+  return Transfer(w_.engine(), FileRange{p.body_fd(), p.offset + now.body, p.length - now.body},
+                  Socket{sock_}, std::move(topts));
 }
 
-Sent Connection::body_sent(const Response& r, const Transfer& t, const Result<Stats>& result) {
-  const Sent sent{t.stats().bytes, static_cast<std::size_t>(t.choice().strategy)};
+// `bytes`: head and body bytes the socket took; `error`: why it stopped short, if it did.
+Sent Connection::body_sent(const Response& r, StrategyKind how, std::uint64_t bytes,
+                           const Error* error) {
+  const Sent sent{bytes, static_cast<std::size_t>(how)};
   const std::uint64_t want = r.plan.head_bytes + r.plan.length;
-  if (result && sent.bytes == want) return sent;
+  if (!error && sent.bytes == want) return sent;
   keep = linger = false;
-  const bool truncated = result ? sent.bytes < want : result.error().code() == ENODATA;
+  const bool truncated = error ? error->code() == ENODATA : sent.bytes < want;
   if (truncated)
     fmt::print(stderr, "zcnet serve: {} ({}): file truncated while sent: {} of {} bytes: {}\n",
                req_.target, static_cast<const char*>(path_), sent.bytes, want,
-               result ? std::string("ENODATA (source ended early)") : result.error().message());
-  else if (!result && !quiet_error(result.error().code()))
-    fmt::print(stderr, "zcnet serve: {}: {}\n", req_.target, result.error().message());
+               error ? error->message() : std::string("ENODATA (source ended early)"));
+  else if (error && !quiet_error(error->code()))
+    fmt::print(stderr, "zcnet serve: {}: {}\n", req_.target, error->message());
   return sent;
 }
 
@@ -449,14 +461,25 @@ Task<After> serve_busy(Worker& w, ConnState& state, UniqueFd& fd, Session& sessi
       }
       sent = c.written(response, wr);
     } else {
-      Transfer t = c.body_transfer(response);
-      state.sending = &t;
-      state.seen_bytes = 0;
-      state.last_progress = Clock::now();
-      const IoOptions io(token);  // named: no temporaries inside co_await (loop.hpp)
-      auto r = co_await transfer(loop, t, io, o.step_budget);
-      state.sending = nullptr;
-      sent = c.body_sent(response, t, r);
+      const Choice choice = c.body_choice(response);
+      SentNow now;
+      if (choice.strategy == StrategyKind::Sendfile)  // what the socket takes at once, now
+        now = send_file_now(sock, c.head(response), response.plan.body_fd(), response.plan.offset,
+                            response.plan.length);
+      if (now.error || now.finished(response.plan.head_bytes, response.plan.length)) {
+        sent = c.body_sent(response, choice.strategy, now.head + now.body,
+                           now.error ? &*now.error : nullptr);
+      } else {  // the rest waits for the socket, in steps of at most step_budget per loop turn
+        Transfer t = c.body_transfer(response, choice, now);
+        state.sending = &t;
+        state.seen_bytes = 0;
+        state.last_progress = Clock::now();
+        const IoOptions io(token);  // named: no temporaries inside co_await (loop.hpp)
+        auto r = co_await transfer(loop, t, io, o.step_budget);
+        state.sending = nullptr;
+        sent = c.body_sent(response, t.choice().strategy, now.head + now.body + t.stats().bytes,
+                           r ? nullptr : &r.error());
+      }
     }
     c.finish(response, sent);
   }

@@ -5,6 +5,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <span>
 
 #include "zcnet/pool/buffer_pool.hpp"
@@ -31,5 +32,21 @@ Result<SmallBody> read_small_body(BufferPool& pool, int fd, std::uint64_t offset
 // would block); the caller sends what is left by waiting.
 Result<std::size_t> send_head_and_body(int sock, std::span<const std::byte> head,
                                        std::span<const std::byte> body);
+
+// A file body by sendfile with its head corked in front (MSG_MORE), sent now: a response the
+// socket takes at once needs no Transfer. Stops at the first EAGAIN; the caller sends the rest
+// (the head's rest, then the body from offset + body) as a Transfer.
+struct SentNow {
+  std::uint64_t head = 0;      // head bytes the socket took
+  std::uint64_t body = 0;      // body bytes the socket took
+  std::optional<Error> error;  // ENODATA: the file ended before `length` (it shrank)
+  bool finished(std::size_t head_bytes, std::uint64_t length) const noexcept {
+    return !error && head == head_bytes && body == length;
+  }
+};
+// Linux only: elsewhere it returns ENOSYS before sending anything (the selector never picks
+// sendfile there).
+SentNow send_file_now(int sock, std::span<const std::byte> head, int fd, std::uint64_t offset,
+                      std::uint64_t length);
 
 }  // namespace zcnet::http

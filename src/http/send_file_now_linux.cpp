@@ -1,0 +1,45 @@
+#include <sys/socket.h>
+
+#include <algorithm>
+#include <cerrno>
+
+#include "http/small_body.hpp"
+#include "sys/sendfile_linux.hpp"
+#include "sys/sigpipe_posix.hpp"
+
+namespace zcnet::http {
+
+SentNow send_file_now(int sock, std::span<const std::byte> head, int fd, std::uint64_t offset,
+                      std::uint64_t length) {
+  SentNow s;
+  while (s.head < head.size()) {
+    const ssize_t n = ::send(sock, head.data() + s.head, head.size() - s.head,
+                             MSG_NOSIGNAL | MSG_DONTWAIT | (length > 0 ? MSG_MORE : 0));
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      if (errno != EAGAIN && errno != EWOULDBLOCK)
+        s.error = Error(errno, "send", describe_fd(sock));
+      return s;
+    }
+    s.head += static_cast<std::uint64_t>(n);
+  }
+  const sys::SigpipeBlock no_sigpipe;  // sendfile has no MSG_NOSIGNAL
+  while (s.body < length) {
+    std::uint64_t at = offset + s.body;
+    const auto len = static_cast<std::size_t>(std::min<std::uint64_t>(length - s.body, 1u << 30));
+    const sys::IoResult r = sys::sendfile(sock, fd, at, len);
+    if (r.would_block()) return s;
+    if (!r.ok()) {
+      s.error = Error(r.err, "sendfile", describe_fd(fd) + " -> " + describe_fd(sock));
+      return s;
+    }
+    if (r.n == 0) {
+      s.error = Error(ENODATA, "sendfile", describe_fd(fd) + ": the file ended early");
+      return s;
+    }
+    s.body += r.n;
+  }
+  return s;
+}
+
+}  // namespace zcnet::http
