@@ -109,7 +109,9 @@ Result<PoolBuffer> BufferPool::acquire(std::size_t bytes) {
   }
   if (cls.free.empty() && options_.policy == ExhaustionPolicy::Wait) {
     ++stats_.waits;
+    ++waiting_;
     released_.wait_for(lock, options_.wait_timeout, [&] { return !cls.free.empty(); });
+    --waiting_;
   }
   if (cls.free.empty()) {
     ++stats_.failures;
@@ -133,7 +135,7 @@ void BufferPool::release(PoolBuffer::Slot* slot) noexcept {
   if (slot->lent.load(std::memory_order_acquire) == 0) {
     slot->cls->free.push_back(slot);
     --stats_.in_use;
-    released_.notify_one();
+    if (waiting_ > 0) released_.notify_one();
   }
 }
 
@@ -143,7 +145,7 @@ void BufferPool::kernel_done(PoolBuffer::Slot* slot) noexcept {
   if (slot->lent.fetch_sub(1, std::memory_order_acq_rel) == 1 && !slot->handle_alive) {
     slot->cls->free.push_back(slot);
     --stats_.in_use;
-    released_.notify_one();
+    if (waiting_ > 0) released_.notify_one();
   }
 }
 

@@ -103,6 +103,7 @@ class BufferPool {
   // byte), which a per-thread pool would make uncontended.
   mutable std::mutex mu_;
   std::condition_variable released_;
+  std::size_t waiting_ = 0;  // acquires blocked on released_: a release signals only if any
   std::vector<std::unique_ptr<Class>> classes_;
   PoolStats stats_;
 };
