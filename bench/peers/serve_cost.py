@@ -3,10 +3,11 @@
 (../shared/bench/minhttp.c, memory and sendfile modes) under the same wrk load, one at a time.
 For each server and each file size x connection count it prints, per request answered:
 the syscalls the server made (perf stat on the syscalls:sys_enter_* tracepoints over a whole wrk
-run, divided by the requests wrk counted), and the share of the server's CPU samples (perf record -e cpu-clock)
-spent in the kernel and in user space. The user-space share is what a server adds on top of the
-kernel's own work for the same bytes; the floor's is its lower bound.
-Loopback only; each wrk run is bounded by --duration. Needs perf, wrk and cc (scripts/setup-peers.sh).
+run, divided by the requests wrk counted), and the share of the server's CPU samples
+(perf record -e cpu-clock) spent in the kernel and in user space. The user-space share is what
+a server adds on top of the kernel's own work for the same bytes; the floor's is its lower bound.
+Loopback only; each wrk run is bounded by --duration. Needs perf, wrk and cc
+(scripts/setup-peers.sh).
 """
 import argparse
 import os
