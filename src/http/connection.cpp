@@ -24,6 +24,7 @@
 #include "http/respond.hpp"
 #include "http/small_body.hpp"
 #include "http/worker.hpp"
+#include "sys/rw_posix.hpp"
 #include "zcnet/pool/buffer_pool.hpp"
 
 namespace zcnet::http {
@@ -111,7 +112,7 @@ struct Response {
   Plan plan;
   SmallBody small;  // when single_write: read already, it leaves with the head in one sendmsg
   bool single_write = false;
-  Clock::time_point began;  // the request complete, its response about to be planned
+  Clock::time_point began;  // the loop woke with the request's last bytes (Loop::woke)
 };
 
 // What the send step did: the bytes the socket took (head and body) and what sent the body.
@@ -279,7 +280,7 @@ void Connection::received(const Result<std::size_t>& r, std::size_t asked) {
 Response Connection::plan() {
   session_.first = false;
   Response r;
-  r.began = Clock::now();
+  r.began = w_.loop().woke();
   FileCache& cache = w_.file_cache();
   cache.bind(site_, cache_limits_);
   if (parsed_.status == ParseStatus::Error) {
@@ -294,19 +295,24 @@ Response Connection::plan() {
   return r;
 }
 
-// A small body is read now, so that it leaves with the head in one sendmsg.
+// A small body is read now, so that it leaves with the head in one sendmsg: into the request
+// buffer's free tail when it fits there (nothing is read into it again before this response has
+// gone), else into a pool buffer.
 void Connection::take_small_body(Response& r, FileCache& cache) {
   if (!small_body_fits(r.plan, o_.strategy, o_.chunk_bytes)) return;
-  BufferPool& pool = w_.engine().buffers();
-  auto body = read_small_body(pool, r.plan.body_fd(), r.plan.offset,
-                              static_cast<std::size_t>(r.plan.length));
+  const auto read = [&]() -> Result<SmallBody> {
+    const auto length = static_cast<std::size_t>(r.plan.length);
+    const auto spare = std::as_writable_bytes(in_.subspan(have_));
+    if (length <= spare.size())
+      return read_small_body(spare.first(length), r.plan.body_fd(), r.plan.offset);
+    return read_small_body(w_.engine().buffers(), r.plan.body_fd(), r.plan.offset, length);
+  };
+  auto body = read();
   if (!body && body.error().code() == ENODATA && r.plan.cached) {
     // The file shrank inside the revalidation window: plan again from the file as it is.
     cache.drop(std::string_view(path_));
     r.plan = plan_response(*site_, cache, req_, w_.draining(), out_, path_);
-    if (small_body_fits(r.plan, o_.strategy, o_.chunk_bytes))
-      body = read_small_body(pool, r.plan.body_fd(), r.plan.offset,
-                             static_cast<std::size_t>(r.plan.length));
+    if (small_body_fits(r.plan, o_.strategy, o_.chunk_bytes)) body = read();
   }
   if (body) {
     r.small = std::move(*body);
@@ -427,15 +433,13 @@ Task<After> serve_busy(Worker& w, ConnState& state, UniqueFd& fd, Session& sessi
       // only say EAGAIN (a byte that came since completes the wait at once).
       if (want->drained) co_return After::Idle;
       if (want->once) {  // no request byte held: what the socket has now, or idle again
-        ssize_t n;
-        do n = ::recv(sock, want->into.data(), want->into.size(), MSG_DONTWAIT);
-        while (n < 0 && errno == EINTR);
-        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+        const sys::IoResult n = sys::recv(sock, want->into.data(), want->into.size(), MSG_DONTWAIT);
+        if (n.would_block()) {
           loop.would_block(sock, Direction::Read);
           co_return After::Idle;
         }
-        c.received(n < 0 ? Result<std::size_t>(Error(errno, "recv", "fd " + std::to_string(sock)))
-                         : Result<std::size_t>(static_cast<std::size_t>(n)),
+        c.received(n.ok() ? Result<std::size_t>(n.n)
+                          : Result<std::size_t>(Error(n.err, "recv", describe_fd(sock))),
                    want->into.size());
         continue;
       }

@@ -4,6 +4,7 @@
 #include <cerrno>
 
 #include "http/small_body.hpp"
+#include "sys/rw_posix.hpp"
 #include "sys/sendfile_linux.hpp"
 #include "sys/sigpipe_posix.hpp"
 
@@ -13,15 +14,13 @@ SentNow send_file_now(int sock, std::span<const std::byte> head, int fd, std::ui
                       std::uint64_t length) {
   SentNow s;
   while (s.head < head.size()) {
-    const ssize_t n = ::send(sock, head.data() + s.head, head.size() - s.head,
-                             MSG_NOSIGNAL | MSG_DONTWAIT | (length > 0 ? MSG_MORE : 0));
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      if (errno != EAGAIN && errno != EWOULDBLOCK)
-        s.error = Error(errno, "send", describe_fd(sock));
+    const sys::IoResult n = sys::send(sock, head.data() + s.head, head.size() - s.head,
+                                      MSG_DONTWAIT | (length > 0 ? MSG_MORE : 0));
+    if (!n.ok()) {
+      if (!n.would_block()) s.error = Error(n.err, "send", describe_fd(sock));
       return s;
     }
-    s.head += static_cast<std::uint64_t>(n);
+    s.head += n.n;
   }
   const sys::SigpipeBlock no_sigpipe;  // sendfile has no MSG_NOSIGNAL
   while (s.body < length) {

@@ -9,18 +9,26 @@
 
 namespace zcnet::http {
 
+Result<SmallBody> read_small_body(std::span<std::byte> into, int fd, std::uint64_t offset) {
+  std::size_t got = 0;
+  while (got < into.size()) {
+    auto r = sys::pread(fd, into.data() + got, into.size() - got, offset + got);
+    if (!r.ok()) return Error(r.err, "pread", describe_fd(fd));
+    if (r.n == 0) return Error(ENODATA, "pread", "the file is shorter than its cached size");
+    got += r.n;
+  }
+  SmallBody body;
+  body.data = into;
+  return body;
+}
+
 Result<SmallBody> read_small_body(BufferPool& pool, int fd, std::uint64_t offset,
                                   std::size_t length) {
   // A pool buffer, not an allocation: released when the response has been sent.
   auto buf = pool.acquire(length == 0 ? 1 : length);
   if (!buf) return std::move(buf).error();
-  SmallBody body{std::move(*buf), 0};
-  while (body.size < length) {
-    auto r = sys::pread(fd, body.buffer.data() + body.size, length - body.size, offset + body.size);
-    if (!r.ok()) return Error(r.err, "pread", describe_fd(fd));
-    if (r.n == 0) return Error(ENODATA, "pread", "the file is shorter than its cached size");
-    body.size += r.n;
-  }
+  auto body = read_small_body(buf->span().first(length), fd, offset);
+  if (body) body->buffer = std::move(*buf);
   return body;
 }
 

@@ -18,15 +18,17 @@ namespace zcnet::http {
 inline constexpr std::uint64_t kSmallBodyMax = 32 * 1024;
 
 struct SmallBody {
-  PoolBuffer buffer;
-  std::size_t size = 0;
-  std::span<const std::byte> bytes() const noexcept { return buffer.span().first(size); }
+  PoolBuffer buffer;  // empty when the body was read into memory the caller holds
+  std::span<const std::byte> data;
+  std::span<const std::byte> bytes() const noexcept { return data; }
 };
 
 // Reads `length` bytes at `offset` of `fd` into a buffer from `pool`. ENODATA when the file ends
 // before them (it shrank after its size was taken): nothing may be sent from such a read.
 Result<SmallBody> read_small_body(BufferPool& pool, int fd, std::uint64_t offset,
                                   std::size_t length);
+// The same into `into` (all of it), memory the caller keeps until the body is sent.
+Result<SmallBody> read_small_body(std::span<std::byte> into, int fd, std::uint64_t offset);
 
 // One nonblocking sendmsg of `head` then `body`. Returns the bytes the socket took (0 when it
 // would block); the caller sends what is left by waiting.

@@ -221,6 +221,7 @@ void Loop::turn(const bool* done) {
   // A far deadline (time_point::max() = none) must not overflow the backends' arithmetic.
   if (timeout && *timeout > std::chrono::hours(1)) timeout = std::chrono::hours(1);
   backend_->wait(timeout);
+  woke_ = Clock::now();
 }
 
 void Loop::arm_timer(detail::Op& op) {

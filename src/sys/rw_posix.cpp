@@ -5,6 +5,10 @@
 
 #include <limits>
 
+#ifdef __linux__
+#include <sys/syscall.h>
+#endif
+
 namespace zcnet::sys {
 
 namespace {
@@ -24,6 +28,38 @@ IoResult retry(Call call) noexcept {
   }
 }
 
+// glibc's wrappers for recv, sendmsg, pread and the like are cancellation points: each call
+// switches the thread to asynchronous cancellation and back around the syscall. zcnet never
+// cancels a thread, and a server makes several of these calls per request, so on Linux the calls
+// below that run per request go to the kernel through syscall(2) (not a cancellation point).
+#ifdef __linux__
+ssize_t raw_recv(int fd, void* buf, std::size_t len, int flags) noexcept {
+  return ::syscall(SYS_recvfrom, fd, buf, len, flags, nullptr, nullptr);
+}
+ssize_t raw_send(int fd, const void* buf, std::size_t len, int flags) noexcept {
+  return ::syscall(SYS_sendto, fd, buf, len, flags, nullptr, 0);
+}
+ssize_t raw_sendmsg(int fd, const msghdr* msg, int flags) noexcept {
+  return ::syscall(SYS_sendmsg, fd, msg, flags);
+}
+ssize_t raw_pread(int fd, void* buf, std::size_t len, off_t offset) noexcept {
+  return ::syscall(SYS_pread64, fd, buf, len, offset);
+}
+#else
+ssize_t raw_recv(int fd, void* buf, std::size_t len, int flags) noexcept {
+  return ::recv(fd, buf, len, flags);
+}
+ssize_t raw_send(int fd, const void* buf, std::size_t len, int flags) noexcept {
+  return ::send(fd, buf, len, flags);
+}
+ssize_t raw_sendmsg(int fd, const msghdr* msg, int flags) noexcept {
+  return ::sendmsg(fd, msg, flags);
+}
+ssize_t raw_pread(int fd, void* buf, std::size_t len, off_t offset) noexcept {
+  return ::pread(fd, buf, len, offset);
+}
+#endif
+
 bool fits_off_t(std::uint64_t offset) noexcept {
   return offset <= static_cast<std::uint64_t>(std::numeric_limits<off_t>::max());
 }
@@ -36,7 +72,7 @@ IoResult read(int fd, void* buf, std::size_t len) noexcept {
 
 IoResult pread(int fd, void* buf, std::size_t len, std::uint64_t offset) noexcept {
   if (!fits_off_t(offset)) return IoResult{0, EOVERFLOW};
-  return retry([&] { return ::pread(fd, buf, len, static_cast<off_t>(offset)); });
+  return retry([&] { return raw_pread(fd, buf, len, static_cast<off_t>(offset)); });
 }
 
 IoResult write(int fd, const void* buf, std::size_t len) noexcept {
@@ -53,14 +89,18 @@ IoResult writev(int fd, const iovec* iov, int count) noexcept {
 }
 
 IoResult send(int fd, const void* buf, std::size_t len, int flags) noexcept {
-  return retry([&] { return ::send(fd, buf, len, flags | kNoSignal); });
+  return retry([&] { return raw_send(fd, buf, len, flags | kNoSignal); });
+}
+
+IoResult recv(int fd, void* buf, std::size_t len, int flags) noexcept {
+  return retry([&] { return raw_recv(fd, buf, len, flags); });
 }
 
 IoResult sendv(int fd, const iovec* iov, int count, int flags) noexcept {
   msghdr msg{};
   msg.msg_iov = const_cast<iovec*>(iov);  // sendmsg does not write through it
   msg.msg_iovlen = static_cast<decltype(msg.msg_iovlen)>(count);
-  return retry([&] { return ::sendmsg(fd, &msg, flags | kNoSignal); });
+  return retry([&] { return raw_sendmsg(fd, &msg, flags | kNoSignal); });
 }
 
 }  // namespace zcnet::sys

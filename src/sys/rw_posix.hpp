@@ -35,5 +35,6 @@ IoResult writev(int fd, const iovec* iov, int count) noexcept;
 // Sockets only. MSG_NOSIGNAL is always added to `flags`.
 IoResult send(int fd, const void* buf, std::size_t len, int flags = 0) noexcept;
 IoResult sendv(int fd, const iovec* iov, int count, int flags = 0) noexcept;
+IoResult recv(int fd, void* buf, std::size_t len, int flags = 0) noexcept;
 
 }  // namespace zcnet::sys

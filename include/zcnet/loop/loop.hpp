@@ -242,6 +242,9 @@ class Loop {
   // waits for a new event instead of completing at once on an edge already consumed (epoll and
   // poll; io_uring remembers none).
   void would_block(int fd, Direction dir) noexcept;
+  // When the loop last came back from waiting for events (one clock read per turn): when what
+  // this turn runs became ready, give or take the turn's own work, without a clock read each.
+  Clock::time_point woke() const noexcept { return woke_; }
   // Like forget(), but only if no operation waits on `fd` now; a later wait registers it again.
   // For fds that may close without the loop knowing (a strategy's internal ring or pipe).
   void release_if_idle(int fd);
@@ -273,6 +276,7 @@ class Loop {
   std::atomic<bool> shutdown_requested_{false};
   CancelSource shutdown_;
   std::uint64_t ops_completed_ = 0;
+  Clock::time_point woke_ = Clock::now();
   friend struct detail::DetachedPromise;
 };
 
