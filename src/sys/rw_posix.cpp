@@ -5,7 +5,7 @@
 
 #include <limits>
 
-#ifdef __linux__
+#if defined(__linux__) && defined(__LP64__)
 #include <sys/syscall.h>
 #endif
 
@@ -30,9 +30,10 @@ IoResult retry(Call call) noexcept {
 
 // glibc's wrappers for recv, sendmsg, pread and the like are cancellation points: each call
 // switches the thread to asynchronous cancellation and back around the syscall. zcnet never
-// cancels a thread, and a server makes several of these calls per request, so on Linux the calls
-// below that run per request go to the kernel through syscall(2) (not a cancellation point).
-#ifdef __linux__
+// cancels a thread, and a server makes several of these calls per request, so on 64-bit Linux the
+// calls below that run per request go to the kernel through syscall(2) (not a cancellation point;
+// 32-bit ABIs pass pread's offset in two registers, so they keep the wrappers).
+#if defined(__linux__) && defined(__LP64__)
 ssize_t raw_recv(int fd, void* buf, std::size_t len, int flags) noexcept {
   return ::syscall(SYS_recvfrom, fd, buf, len, flags, nullptr, nullptr);
 }
