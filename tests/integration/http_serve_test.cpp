@@ -9,6 +9,7 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
+#include <thread>
 
 #include "http_fixture.hpp"
 
@@ -46,6 +47,23 @@ TEST_P(HttpServe, Get_ManySizes_OnOneKeepAliveConnection_ByteExactByHash) {
     EXPECT_EQ(r->body.size(), n);
     EXPECT_EQ(hash_of(r->body), file_hash(n)) << n;
   }
+}
+
+// A body sent by sendfile goes out at once as far as the socket takes it; a reader that waits
+// leaves the rest to a transfer that continues from the same offset (head and body once each).
+TEST_P(HttpServe, Get_SlowReader_BodyFinishedAfterTheSocketFilled_ByteExact) {
+  start();
+  auto c = client(16 * 1024);
+  ASSERT_TRUE(c.send("GET /f" + std::to_string(kBig) + ".bin HTTP/1.1\r\nHost: h\r\n\r\n"));
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));  // the socket fills meanwhile
+  auto r = c.read_response();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200);
+  EXPECT_EQ(r->header("Content-Length"), std::to_string(kBig));
+  EXPECT_EQ(hash_of(r->body), file_hash(kBig));
+  r = c.request("/f65537.bin");  // the same connection, a body the socket takes whole
+  ASSERT_TRUE(r);
+  EXPECT_EQ(hash_of(r->body), file_hash(65537));
 }
 
 TEST_P(HttpServe, Get_ForcedStrategies_ByteExact) {
