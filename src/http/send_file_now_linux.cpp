@@ -29,6 +29,11 @@ SentNow send_file_now(int sock, std::span<const std::byte> head, int fd, std::ui
     const sys::IoResult r = sys::sendfile(sock, fd, at, len);
     if (r.would_block()) return s;
     if (!r.ok()) {
+      // Not for this pair of fds (a file system without splice_read): nothing of the body has
+      // left, so the caller's transfer falls back to another strategy.
+      const bool unsupported =
+          r.err == EINVAL || r.err == ENOSYS || r.err == EOPNOTSUPP || r.err == EXDEV;
+      if (s.body == 0 && unsupported) return s;
       s.error = Error(r.err, "sendfile", describe_fd(fd) + " -> " + describe_fd(sock));
       return s;
     }

@@ -1,13 +1,10 @@
-#include <cerrno>
-
 #include "http/small_body.hpp"
 
 namespace zcnet::http {
 
+// No sendfile here: nothing is sent, and the caller's transfer picks what this platform has.
 SentNow send_file_now(int, std::span<const std::byte>, int, std::uint64_t, std::uint64_t) {
-  SentNow s;
-  s.error = Error(ENOSYS, "sendfile", "not on this platform");
-  return s;
+  return {};
 }
 
 }  // namespace zcnet::http

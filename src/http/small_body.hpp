@@ -46,8 +46,9 @@ struct SentNow {
     return !error && head == head_bytes && body == length;
   }
 };
-// Linux only: elsewhere it returns ENOSYS before sending anything (the selector never picks
-// sendfile there).
+// When sendfile cannot serve this pair of fds (EINVAL, ENOSYS, EOPNOTSUPP, EXDEV before any body
+// byte), and on platforms without sendfile, it stops without an error and the caller's transfer
+// falls back to another strategy.
 SentNow send_file_now(int sock, std::span<const std::byte> head, int fd, std::uint64_t offset,
                       std::uint64_t length);
 
