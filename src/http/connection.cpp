@@ -1,12 +1,14 @@
 // One connection: wait, holding nothing but a small coroutine frame, until the peer sends; then
-// read a request into a pool buffer and parse it in place, plan the response, send it (a file body
-// as one Transfer with the head corked before it), and repeat while requests keep coming. When the
-// socket has no more bytes the buffer goes back to the pool and the connection waits again (an
-// idle keep-alive connection holds no buffer). At the end it closes lingering, so a pipelined tail
-// cannot turn the last response into an RST. Each request flows one way through a Connection: the
-// read step fills its Request, plan() turns that into a Response, the send step puts the Response
-// on the wire and says what it Sent, and finish() accounts for it. The steps are plain functions
-// and only the busy coroutine awaits, so splitting them adds no coroutine frame per request.
+// read a request into a pool buffer and parse it in place, plan the response, send it (the head
+// corked in front of a file body: a small body in the same sendmsg, a body sent by sendfile as far
+// as the socket takes it at once, the rest as one Transfer), and repeat while requests keep
+// coming. When the socket has no more bytes the buffer goes back to the pool and the connection
+// waits again (an idle keep-alive connection holds no buffer). At the end it closes lingering, so
+// a pipelined tail cannot turn the last response into an RST. Each request flows one way through
+// a Connection: the read step fills its Request, plan() turns that into a Response, the send step
+// puts the Response on the wire and says what it Sent, and finish() accounts for it. The steps
+// are plain functions and only the busy coroutine awaits, so splitting them adds no coroutine
+// frame per request.
 #include <arpa/inet.h>
 #include <fmt/format.h>
 #include <limits.h>

@@ -31,9 +31,7 @@ SentNow send_file_now(int sock, std::span<const std::byte> head, int fd, std::ui
     if (!r.ok()) {
       // Not for this pair of fds (a file system without splice_read): nothing of the body has
       // left, so the caller's transfer falls back to another strategy.
-      const bool unsupported =
-          r.err == EINVAL || r.err == ENOSYS || r.err == EOPNOTSUPP || r.err == EXDEV;
-      if (s.body == 0 && unsupported) return s;
+      if (s.body == 0 && sys::sendfile_unsupported(r.err)) return s;
       s.error = Error(r.err, "sendfile", describe_fd(fd) + " -> " + describe_fd(sock));
       return s;
     }

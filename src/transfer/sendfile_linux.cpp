@@ -22,11 +22,6 @@ namespace {
 // Per call: below the kernel's own cap (MAX_RW_COUNT, 2 GiB - 4 KiB).
 constexpr std::uint64_t kMaxCall = 1ull << 30;
 
-// The first call failing with one of these means "not for this pair of fds": nothing was sent.
-bool means_unsupported(int err) noexcept {
-  return err == EINVAL || err == ENOSYS || err == EOPNOTSUPP || err == EXDEV;
-}
-
 class SendfileStrategy final : public Strategy {
  public:
   SendfileStrategy(const FileRange& src, const Sink& dst, const StrategyContext& ctx,
@@ -88,7 +83,7 @@ Outcome SendfileStrategy::step(std::uint64_t budget) {
       return out;
     }
     if (!r.ok()) {
-      out.handled = !(progress_.delivered == 0 && means_unsupported(r.err));
+      out.handled = !(progress_.delivered == 0 && sys::sendfile_unsupported(r.err));
       out.error = Error(r.err, op(), describe_pair(src_, dst_));
       return out;
     }
