@@ -1,0 +1,333 @@
+// W3C traceparent, samplers, OTLP-JSON encoding and the Tracer's writer thread (trace.hpp).
+#include "zcnet/observe/trace.hpp"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <charconv>
+#include <cmath>
+#include <cstring>
+#include <random>
+
+#include <fmt/format.h>
+
+namespace zcnet {
+
+namespace {
+
+int hex_value(char c) noexcept {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  return -1;  // uppercase is not allowed by the spec
+}
+
+template <std::size_t N>
+bool parse_hex(std::string_view s, std::array<std::uint8_t, N>& out) noexcept {
+  if (s.size() != 2 * N) return false;
+  for (std::size_t i = 0; i < N; ++i) {
+    const int hi = hex_value(s[2 * i]), lo = hex_value(s[2 * i + 1]);
+    if (hi < 0 || lo < 0) return false;
+    out[i] = static_cast<std::uint8_t>(hi << 4 | lo);
+  }
+  return true;
+}
+
+template <std::size_t N>
+bool all_zero(const std::array<std::uint8_t, N>& a) noexcept {
+  return std::all_of(a.begin(), a.end(), [](std::uint8_t b) { return b == 0; });
+}
+
+std::mt19937_64& generator() {
+  thread_local std::mt19937_64 g([] {
+    std::random_device rd;
+    return (std::uint64_t{rd()} << 32) ^ rd();
+  }());
+  return g;
+}
+
+template <std::size_t N>
+std::array<std::uint8_t, N> random_id() noexcept {
+  std::array<std::uint8_t, N> id{};
+  do {
+    for (std::size_t i = 0; i < N; i += 8) {
+      const std::uint64_t v = generator()();
+      std::memcpy(id.data() + i, &v, std::min<std::size_t>(8, N - i));
+    }
+  } while (all_zero(id));
+  return id;
+}
+
+void json_string(std::string& out, std::string_view s) {
+  out += '"';
+  for (const char c : s) {
+    switch (c) {
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '\n': out += "\\n"; break;
+      case '\r': out += "\\r"; break;
+      case '\t': out += "\\t"; break;
+      default:
+        if (static_cast<unsigned char>(c) < 0x20)
+          fmt::format_to(std::back_inserter(out), "\\u{:04x}", static_cast<unsigned char>(c));
+        else
+          out += c;  // bytes >= 0x80 pass through (a target that is not UTF-8 stays as sent)
+    }
+  }
+  out += '"';
+}
+
+}  // namespace
+
+bool TraceContext::valid() const noexcept { return !all_zero(trace_id) && !all_zero(span_id); }
+
+std::optional<TraceContext> parse_traceparent(std::string_view v) noexcept {
+  // version "-" trace-id "-" parent-id "-" flags: 2 + 1 + 32 + 1 + 16 + 1 + 2 = 55
+  if (v.size() < 55 || v[2] != '-' || v[35] != '-' || v[52] != '-') return std::nullopt;
+  std::array<std::uint8_t, 1> version{}, flags{};
+  TraceContext c;
+  if (!parse_hex(v.substr(0, 2), version) || version[0] == 0xff) return std::nullopt;
+  if (version[0] == 0 && v.size() != 55) return std::nullopt;
+  if (v.size() > 55 && v[55] != '-') return std::nullopt;  // a later version's extra fields
+  if (!parse_hex(v.substr(3, 32), c.trace_id) || !parse_hex(v.substr(36, 16), c.span_id) ||
+      !parse_hex(v.substr(53, 2), flags) || !c.valid())
+    return std::nullopt;
+  c.flags = flags[0];
+  return c;
+}
+
+std::string hex(std::span<const std::uint8_t> bytes) {
+  std::string s;
+  s.reserve(bytes.size() * 2);
+  for (const std::uint8_t b : bytes) fmt::format_to(std::back_inserter(s), "{:02x}", b);
+  return s;
+}
+
+std::string format_traceparent(const TraceContext& c) {
+  return fmt::format("00-{}-{}-{:02x}", hex(c.trace_id), hex(c.span_id), c.flags);
+}
+
+TraceId random_trace_id() noexcept { return random_id<16>(); }
+SpanId random_span_id() noexcept { return random_id<8>(); }
+
+Result<Sampler> Sampler::parse(std::string_view spec) {
+  Sampler s;
+  const auto number = [&](std::string_view text, double& out) {
+    const std::string t(text);  // from_chars for double is not in every libstdc++ we build with
+    char* end = nullptr;
+    errno = 0;
+    out = std::strtod(t.c_str(), &end);
+    return !t.empty() && end == t.c_str() + t.size() && errno == 0 && std::isfinite(out);
+  };
+  if (spec == "always") {
+    s.kind_ = Kind::Always;
+  } else if (spec == "never") {
+    s.kind_ = Kind::Never;
+  } else if (spec.starts_with("ratio:")) {
+    s.kind_ = Kind::Ratio;
+    if (!number(spec.substr(6), s.ratio_) || s.ratio_ < 0 || s.ratio_ > 1)
+      return Error(EINVAL, "trace sampler", fmt::format("'{}': P must be in [0, 1]", spec));
+  } else if (spec.starts_with("rate:")) {
+    s.kind_ = Kind::Rate;
+    if (!number(spec.substr(5), s.rate_) || s.rate_ < 0)
+      return Error(EINVAL, "trace sampler", fmt::format("'{}': N must be >= 0", spec));
+    s.tokens_ = std::max(1.0, s.rate_);  // a full bucket: one second's worth
+  } else {
+    return Error(EINVAL, "trace sampler",
+                 fmt::format("'{}' is none of always, never, ratio:P, rate:N", spec));
+  }
+  return s;
+}
+
+Sampler& Sampler::operator=(const Sampler& o) {
+  if (this == &o) return *this;
+  std::scoped_lock lock(mu_, o.mu_);
+  kind_ = o.kind_;
+  ratio_ = o.ratio_;
+  rate_ = o.rate_;
+  tokens_ = o.tokens_;
+  refilled_ = o.refilled_;
+  return *this;
+}
+
+bool Sampler::sample_root(const TraceId& id, std::chrono::steady_clock::time_point now) noexcept {
+  switch (kind_) {
+    case Kind::Always: return true;
+    case Kind::Never: return false;
+    case Kind::Ratio: {
+      // OpenTelemetry's TraceIdRatioBased: the id's last 8 bytes as a number below P * 2^64, so
+      // every service that sees this trace id with the same P decides the same way.
+      std::uint64_t v = 0;
+      for (std::size_t i = 8; i < 16; ++i) v = v << 8 | id[i];
+      if (ratio_ >= 1) return true;
+      return static_cast<double>(v) < ratio_ * 18446744073709551616.0;
+    }
+    case Kind::Rate: {
+      std::lock_guard lock(mu_);
+      if (refilled_ != std::chrono::steady_clock::time_point{}) {
+        const double secs = std::chrono::duration<double>(now - refilled_).count();
+        tokens_ = std::min(std::max(1.0, rate_), tokens_ + std::max(0.0, secs) * rate_);
+      }
+      refilled_ = now;
+      if (tokens_ < 1) return false;
+      tokens_ -= 1;
+      return true;
+    }
+  }
+  return false;
+}
+
+std::string Sampler::describe() const {
+  switch (kind_) {
+    case Kind::Always: return "always";
+    case Kind::Never: return "never";
+    case Kind::Ratio: return fmt::format("ratio:{}", ratio_);
+    case Kind::Rate: return fmt::format("rate:{}", rate_);
+  }
+  return "?";
+}
+
+std::uint64_t unix_nanos() noexcept {
+  return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                        std::chrono::system_clock::now().time_since_epoch())
+                                        .count());
+}
+
+std::string otlp_json(const std::vector<Span>& spans, std::string_view service) {
+  std::string out = R"({"resourceSpans":[{"resource":{"attributes":[{"key":"service.name",)"
+                    R"("value":{"stringValue":)";
+  json_string(out, service);
+  out += R"(}}]},"scopeSpans":[{"scope":{"name":"zcnet"},"spans":[)";
+  bool first = true;
+  for (const Span& s : spans) {
+    if (!first) out += ',';
+    first = false;
+    fmt::format_to(std::back_inserter(out), R"({{"traceId":"{}","spanId":"{}",)", hex(s.trace_id),
+                   hex(s.span_id));
+    if (!all_zero(s.parent_id))
+      fmt::format_to(std::back_inserter(out), R"("parentSpanId":"{}",)", hex(s.parent_id));
+    out += R"("name":)";
+    json_string(out, s.name);
+    // OTLP JSON carries 64-bit integers as strings.
+    fmt::format_to(std::back_inserter(out),
+                   R"(,"kind":{},"startTimeUnixNano":"{}","endTimeUnixNano":"{}","attributes":[)",
+                   s.kind, s.start_ns, s.end_ns);
+    bool first_attr = true;
+    for (const auto& [k, v] : s.strings) {
+      if (!first_attr) out += ',';
+      first_attr = false;
+      out += R"({"key":)";
+      json_string(out, k);
+      out += R"(,"value":{"stringValue":)";
+      json_string(out, v);
+      out += "}}";
+    }
+    for (const auto& [k, v] : s.numbers) {
+      if (!first_attr) out += ',';
+      first_attr = false;
+      out += R"({"key":)";
+      json_string(out, k);
+      fmt::format_to(std::back_inserter(out), R"(,"value":{{"intValue":"{}"}}}})", v);
+    }
+    // STATUS_CODE_ERROR = 2, STATUS_CODE_UNSET = 0
+    fmt::format_to(std::back_inserter(out), R"(],"status":{{"code":{}}}}})", s.error ? 2 : 0);
+  }
+  out += "]}]}]}";
+  return out;
+}
+
+Result<std::shared_ptr<Tracer>> Tracer::open(TracerOptions options) {
+  auto sampler = Sampler::parse(options.sample);
+  if (!sampler) return std::move(sampler).error();
+  UniqueFd fd;
+  if (options.file == "-") {
+    fd.reset(::fcntl(STDOUT_FILENO, F_DUPFD_CLOEXEC, 0));
+    if (!fd) return last_error("trace file", "standard output");
+  } else {
+    fd.reset(::open(options.file.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644));
+    if (!fd) return last_error("open trace file", options.file);
+  }
+  if (options.queue_spans == 0) options.queue_spans = 1;
+  return std::shared_ptr<Tracer>(new Tracer(std::move(options), *sampler, std::move(fd)));
+}
+
+Tracer::Tracer(TracerOptions options, Sampler sampler, UniqueFd fd)
+    : options_(std::move(options)), sampler_(sampler), fd_(std::move(fd)) {
+  writer_ = std::thread([this] { drain(); });
+}
+
+Tracer::~Tracer() {
+  {
+    std::lock_guard lock(mu_);
+    stop_ = true;
+  }
+  cv_.notify_all();
+  writer_.join();
+}
+
+TraceContext Tracer::start(const std::optional<TraceContext>& parent) {
+  TraceContext c;
+  c.span_id = random_span_id();
+  if (parent) {
+    c.trace_id = parent->trace_id;
+    c.flags = parent->sampled() ? 1 : 0;
+  } else {
+    c.trace_id = random_trace_id();
+    c.flags = sampler_.sample_root(c.trace_id, std::chrono::steady_clock::now()) ? 1 : 0;
+  }
+  return c;
+}
+
+bool Tracer::emit(Span span) {
+  {
+    std::lock_guard lock(mu_);
+    if (queue_.size() >= options_.queue_spans) {
+      dropped_.fetch_add(1, std::memory_order_relaxed);
+      return false;
+    }
+    queue_.push_back(std::move(span));
+    ++queued_;
+  }
+  cv_.notify_all();
+  return true;
+}
+
+void Tracer::flush() {
+  std::unique_lock lock(mu_);
+  const std::uint64_t target = queued_;
+  cv_.wait(lock, [&] { return done_ >= target; });
+}
+
+void Tracer::drain() {
+  std::vector<Span> batch;
+  std::unique_lock lock(mu_);
+  for (;;) {
+    cv_.wait(lock, [&] { return stop_ || !queue_.empty(); });
+    if (queue_.empty() && stop_) return;
+    batch.clear();
+    while (!queue_.empty() && batch.size() < 512) {
+      batch.push_back(std::move(queue_.front()));
+      queue_.pop_front();
+    }
+    lock.unlock();
+    std::string line = otlp_json(batch, options_.service);
+    line += '\n';
+    std::size_t off = 0;
+    while (off < line.size()) {
+      const ssize_t w = ::write(fd_.get(), line.data() + off, line.size() - off);
+      if (w < 0 && errno == EINTR) continue;
+      if (w <= 0) break;  // a trace file that cannot be written must not stop the server
+      off += static_cast<std::size_t>(w);
+    }
+    if (off == line.size())
+      written_.fetch_add(batch.size(), std::memory_order_relaxed);
+    else
+      dropped_.fetch_add(batch.size(), std::memory_order_relaxed);
+    lock.lock();
+    done_ += batch.size();
+    cv_.notify_all();
+  }
+}
+
+}  // namespace zcnet
