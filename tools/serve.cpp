@@ -28,13 +28,17 @@ namespace zcnet::cli {
 
 namespace {
 
-// The Server's options from `a`, with the access log opened (the Site keeps its own dup).
-Result<http::ServerOptions> open_options(const ServeArgs& a, UniqueFd& log) {
+// The Server's options from `a`, with the access log opened (the Site keeps its own dup) and
+// `tracer` attached.
+Result<http::ServerOptions> open_options(const ServeArgs& a, UniqueFd& log,
+                                         std::shared_ptr<Tracer> tracer) {
   if (!a.access_log.empty()) {
     log.reset(::open(a.access_log.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644));
     if (!log) return last_error("open access log", a.access_log);
   }
-  return server_options(a, log.get());
+  http::ServerOptions o = server_options(a, log.get());
+  o.tracer = std::move(tracer);
+  return o;
 }
 
 // SIGHUP: everything but what the running process is built around (listeners, workers, backend,
@@ -44,12 +48,13 @@ void reload(const ServeCommandLine& line, const ServeArgs& started, http::Server
     ServeArgs a = effective_serve_args(line);
     if (a.listen != started.listen || a.workers != started.workers ||
         a.processes != started.processes || a.backend != started.backend ||
-        a.metrics != started.metrics)
+        a.metrics != started.metrics || a.trace_file != started.trace_file ||
+        a.trace_sample != started.trace_sample)
       fmt::print(stderr,
-                 "zcnet serve: reload: listen, workers, processes, backend and metrics keep their "
-                 "values until a restart\n");
+                 "zcnet serve: reload: listen, workers, processes, backend, metrics, trace-file "
+                 "and trace-sample keep their values until a restart\n");
     UniqueFd log;
-    auto options = open_options(a, log);
+    auto options = open_options(a, log, server.site()->options().tracer);
     if (!options) throw std::runtime_error(options.error().message());
     auto r = server.reload(std::move(*options));
     if (!r) throw std::runtime_error(r.error().message());
@@ -67,8 +72,11 @@ void run_process(const ServeCommandLine& line, const ServeArgs& a, StopSignals& 
                  std::vector<UniqueFd> listeners, std::uint16_t port, bool announce) {
   std::unique_ptr<http::Server> server;
   {
+    std::shared_ptr<Tracer> tracer;  // opened here: after a fork, its thread is this process's
+    if (!a.trace_file.empty())
+      tracer = check(Tracer::open({.file = a.trace_file, .sample = a.trace_sample}));
     UniqueFd log;
-    server = check(http::Server::open(check(open_options(a, log))));
+    server = check(http::Server::open(check(open_options(a, log, std::move(tracer)))));
   }
   LoopGroupOptions go;
   go.threads = listeners.size();

@@ -75,6 +75,8 @@ const std::vector<Field>& fields() {
       field("grace", &ServeArgs::grace),
       field("access-log", &ServeArgs::access_log),
       field("metrics", &ServeArgs::metrics),
+      field("trace-file", &ServeArgs::trace_file),
+      field("trace-sample", &ServeArgs::trace_sample),
       field("allow-dotfiles", &ServeArgs::allow_dotfiles),
       field("autoindex", &ServeArgs::autoindex),
       field("allow-symlinks-outside", &ServeArgs::allow_symlinks_outside),
@@ -151,6 +153,14 @@ void add_serve_options(CLI::App* cmd, ServeCommandLine& line) {
                   "append one line per request to this file (reopened on SIGHUP)");
   cmd->add_option("--metrics", a.metrics,
                   "ADDR:PORT serving Prometheus metrics at /metrics (port 0: any)");
+  cmd->add_option(
+      "--trace-file", a.trace_file,
+      "append a span per request (and one per body sent) to this file as OTLP/HTTP "
+      "JSON lines ('-': standard output); a traceparent header makes them its children");
+  cmd->add_option("--trace-sample", a.trace_sample,
+                  "which new traces to record: always, never, ratio:P (by trace id) or rate:N (at "
+                  "most N per second); a request with a traceparent follows its sampled flag")
+      ->capture_default_str();
   cmd->add_flag("--allow-dotfiles", a.allow_dotfiles, "serve names starting with '.'");
   cmd->add_flag("--autoindex", a.autoindex, "list a directory that has no index.html");
   cmd->add_flag("--allow-symlinks-outside", a.allow_symlinks_outside,

@@ -25,7 +25,9 @@ struct ServeArgs {
   double send_timeout = 60;
   double grace = 10;
   std::string access_log;
-  std::string metrics;  // ADDR:PORT for Prometheus scrapes; empty: none
+  std::string metrics;                  // ADDR:PORT for Prometheus scrapes; empty: none
+  std::string trace_file;               // OTLP-JSON spans, one request per line group; "-": stdout
+  std::string trace_sample = "always";  // always, never, ratio:P, rate:N
   bool allow_dotfiles = false;
   bool autoindex = false;
   bool allow_symlinks_outside = false;

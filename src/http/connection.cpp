@@ -110,11 +110,22 @@ Task<void> close_lingering(Loop& loop, UniqueFd fd, std::span<std::byte> scratch
 }
 
 // What the plan step hands to the send step.
+// A sampled request's span data, gathered as it is served (allocated only when sampled).
+struct Traced {
+  SpanId parent{};             // the caller's span (traceparent), or zero
+  std::uint64_t began_ns = 0;  // Unix time, for the request span
+  std::uint64_t body_ns = 0;   // Unix time the body's transfer began (0: no body span)
+  std::uint64_t body_bytes = 0;
+  Choice choice;  // what sent the body
+};
+
 struct Response {
   Plan plan;
   SmallBody small;  // when single_write: read already, it leaves with the head in one sendmsg
   bool single_write = false;
-  Clock::time_point began;  // the loop woke with the request's last bytes (Loop::woke)
+  Clock::time_point began;            // the loop woke with the request's last bytes (Loop::woke)
+  std::optional<TraceContext> trace;  // when the server traces
+  std::unique_ptr<Traced> traced;     // when this request's trace is sampled
 };
 
 // What the send step did: the bytes the socket took (head and body) and what sent the body.
@@ -150,7 +161,7 @@ struct Session {
   bool peer_local = false;            // the peer's location, asked once per connection
   bool first = true;                  // no request answered yet
   Clock::time_point since;            // accepted, or the last response sent: idle from here
-  char peer[INET6_ADDRSTRLEN] = "-";  // for the access log (filled only when there is one)
+  char peer[INET6_ADDRSTRLEN] = "-";  // for the access log and spans (filled only for them)
 };
 
 // How a busy period ended.
@@ -194,6 +205,8 @@ class Connection {
 
  private:
   void take_small_body(Response& r, FileCache& cache);
+  void start_trace(Response& r, Tracer& t);
+  void end_trace(const Response& r, const Sent& sent);
 
   Worker& w_;
   ConnState& state_;
@@ -283,6 +296,7 @@ Response Connection::plan() {
   session_.first = false;
   Response r;
   r.began = w_.loop().woke();
+  if (Tracer* t = o_.tracer.get()) start_trace(r, *t);
   FileCache& cache = w_.file_cache();
   cache.bind(site_, cache_limits_);
   if (parsed_.status == ParseStatus::Error) {
@@ -391,6 +405,55 @@ Sent Connection::body_sent(const Response& r, StrategyKind how, std::uint64_t by
   return sent;
 }
 
+void Connection::start_trace(Response& r, Tracer& t) {
+  const auto parent = parsed_.status == ParseStatus::Complete && !req_.traceparent.empty()
+                          ? parse_traceparent(req_.traceparent)
+                          : std::nullopt;
+  r.trace = t.start(parent);
+  if (!r.trace->sampled()) return;
+  r.traced = std::make_unique<Traced>();
+  if (parent) r.traced->parent = parent->span_id;
+  r.traced->began_ns = unix_nanos();
+}
+
+// The request's server span and, when a body was sent, its transfer span as a child.
+void Connection::end_trace(const Response& r, const Sent& sent) {
+  const Traced& tr = *r.traced;
+  const std::uint64_t end = unix_nanos();
+  const bool failed = r.plan.status >= 500 || sent.bytes < r.plan.head_bytes + r.plan.length;
+  Span s{.trace_id = r.trace->trace_id, .span_id = r.trace->span_id, .parent_id = tr.parent};
+  s.name = req_.method_name.empty() ? std::string("HTTP") : std::string(req_.method_name);
+  s.start_ns = tr.began_ns;
+  s.end_ns = end;
+  s.error = failed;
+  s.strings = {{"http.request.method", std::string(req_.method_name)},
+               {"url.path", std::string(req_.target)},
+               {"client.address", session_.peer}};
+  s.numbers = {{"http.response.status_code", r.plan.status},
+               {"zcnet.bytes_sent", static_cast<std::int64_t>(sent.bytes)}};
+  Tracer& t = *o_.tracer;
+  if (tr.body_ns) {
+    Span b{.trace_id = s.trace_id,
+           .span_id = random_span_id(),
+           .parent_id = s.span_id,
+           .name = "transfer",
+           .kind = 1};
+    b.start_ns = tr.body_ns;
+    b.end_ns = end;
+    b.error = failed;
+    const Choice& c = tr.choice;
+    b.strings = {{"zcnet.strategy", std::string(to_string(c.strategy))},
+                 {"zcnet.choice.reason", std::string(c.reason)}};
+    if (c.fell_back_from) {
+      b.strings.emplace_back("zcnet.fell_back_from", std::string(to_string(*c.fell_back_from)));
+      b.numbers.emplace_back("zcnet.fallback_errno", c.fallback_errno);
+    }
+    b.numbers.emplace_back("zcnet.body_bytes", static_cast<std::int64_t>(r.plan.length));
+    (void)t.emit(std::move(b));
+  }
+  (void)t.emit(std::move(s));
+}
+
 void Connection::finish(Response& r, const Sent& sent) {
   r.plan.file.reset();
   r.plan.cached.reset();
@@ -398,8 +461,9 @@ void Connection::finish(Response& r, const Sent& sent) {
   const auto now = Clock::now();
   session_.since = now;
   const auto took = now - r.began;
-  w_.log_request(session_.peer, req_.method_name, req_.target, req_.minor, r.plan.status,
-                 sent.bytes, took);
+  if (r.traced) end_trace(r, sent);
+  w_.log_request(r.trace ? &*r.trace : nullptr, session_.peer, req_.method_name, req_.target,
+                 req_.minor, r.plan.status, sent.bytes, took);
   w_.metrics().record(r.plan.status, sent.strategy_slot, sent.bytes, took);
   if (parsed_.status == ParseStatus::Complete) {
     std::memmove(in_.data(), in_.data() + parsed_.consumed, have_ - parsed_.consumed);
@@ -468,6 +532,10 @@ Task<After> serve_busy(Worker& w, ConnState& state, UniqueFd& fd, Session& sessi
       sent = c.written(response, wr);
     } else {
       const Choice choice = c.body_choice(response);
+      if (response.traced) {
+        response.traced->body_ns = unix_nanos();
+        response.traced->choice = choice;
+      }
       SentNow now;
       if (choice.strategy == StrategyKind::Sendfile)  // what the socket takes at once, now
         now = send_file_now(sock, c.head(response), response.plan.body_fd(), response.plan.offset,
@@ -483,6 +551,7 @@ Task<After> serve_busy(Worker& w, ConnState& state, UniqueFd& fd, Session& sessi
         const IoOptions io(token);  // named: no temporaries inside co_await (loop.hpp)
         auto r = co_await transfer(loop, t, io, o.step_budget);
         state.sending = nullptr;
+        if (response.traced) response.traced->choice = t.choice();
         sent = c.body_sent(response, t.choice().strategy, now.head + now.body + t.stats().bytes,
                            r ? nullptr : &r.error());
       }
@@ -508,7 +577,7 @@ Task<void> serve_connection(Worker& w, UniqueFd fd) {
   const ServerOptions& o = session.site->options();
   tune_socket(sock, o.notsent_lowat);
   session.peer_local = peer_is_local(sock);
-  if (session.site->access_log_fd() >= 0) describe_peer(sock, session.peer);
+  if (session.site->access_log_fd() >= 0 || o.tracer) describe_peer(sock, session.peer);
   const CancelToken token = state.cancel.token();
   const IoOptions io(token);  // the timeout is the watchdog's (ConnState::idle_deadline)
   session.since = Clock::now();

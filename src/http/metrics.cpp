@@ -68,6 +68,13 @@ void Server::write_metrics(std::string& out) const {
               *duration, kDurationBounds, 1e6);
   p.family("zcnet_http_config_generation", "gauge", "Configuration reloads applied (SIGHUP).");
   p.sample("zcnet_http_config_generation", {}, generation());
+  if (const Tracer* t = site()->options().tracer.get()) {
+    p.family("zcnet_trace_spans_total", "counter",
+             "Spans handed to the trace file (written), or lost: the queue to its writer thread "
+             "was full or the write failed (dropped).");
+    p.sample("zcnet_trace_spans_total", {{"outcome", "written"}}, t->spans_written());
+    p.sample("zcnet_trace_spans_total", {{"outcome", "dropped"}}, t->spans_dropped());
+  }
   write_process_metrics(p);
 }
 

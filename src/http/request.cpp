@@ -86,6 +86,8 @@ int note_field(std::string_view name, std::string_view value, Request& out) {
     out.if_none_match = value;
   } else if (iequals(name, "if-modified-since")) {
     out.if_modified_since = value;
+  } else if (iequals(name, "traceparent")) {
+    out.traceparent = value;
   } else if (iequals(name, "content-length")) {
     return note_content_length(value, out);
   } else if (iequals(name, "transfer-encoding")) {

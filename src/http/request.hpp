@@ -30,6 +30,7 @@ struct Request {
   std::string_view if_range;
   std::string_view if_none_match;
   std::string_view if_modified_since;
+  std::string_view traceparent;  // W3C Trace Context, read when the server traces
   bool has_host = false;
   bool has_body = false;  // Content-Length > 0 or any Transfer-Encoding: the server refuses these
   std::size_t header_count = 0;

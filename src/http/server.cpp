@@ -114,12 +114,18 @@ Clock::duration Worker::watchdog_tick() const noexcept {
   return std::clamp<Clock::duration>(shortest / 4, 20ms, 1s);
 }
 
-void Worker::log_request(std::string_view peer, std::string_view method, std::string_view target,
-                         int minor, int status, std::uint64_t bytes, Clock::duration took) {
+void Worker::log_request(const TraceContext* trace, std::string_view peer, std::string_view method,
+                         std::string_view target, int minor, int status, std::uint64_t bytes,
+                         Clock::duration took) {
   if (site_->access_log_fd() < 0) return;
   const auto us = std::chrono::duration_cast<std::chrono::microseconds>(took).count();
-  fmt::format_to(std::back_inserter(log_), "{} \"{} {} HTTP/1.{}\" {} {} {}us\n", peer, method,
+  fmt::format_to(std::back_inserter(log_), "{} \"{} {} HTTP/1.{}\" {} {} {}us", peer, method,
                  target, minor, status, bytes, us);
+  if (trace) {
+    log_ += " trace=";
+    log_ += hex(trace->trace_id);
+  }
+  log_ += '\n';
   if (log_.size() >= 32 * 1024) flush_log();
 }
 

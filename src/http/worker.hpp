@@ -67,8 +67,10 @@ class Worker {
   Clock::duration watchdog_tick() const noexcept;
 
   // Appends one access-log line (no-op without --access-log); flushed at 32 KiB or by flush().
-  void log_request(std::string_view peer, std::string_view method, std::string_view target,
-                   int minor, int status, std::uint64_t bytes, Clock::duration took);
+  // `trace`: the request's trace when the server traces; its id ends the line.
+  void log_request(const TraceContext* trace, std::string_view peer, std::string_view method,
+                   std::string_view target, int minor, int status, std::uint64_t bytes,
+                   Clock::duration took);
   void flush_log();
 
  private:

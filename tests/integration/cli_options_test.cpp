@@ -57,6 +57,19 @@ const std::string kStrategyError =
     "uring-send-zc, uring-splice, auto)";
 const std::string kBackendError = "unknown backend 'kqueue' (valid: epoll, uring, poll, auto)";
 
+TEST(CliOptions, ServeTrace_ABadSampleSpecOrTraceFileStopsItWithTheReason) {
+  const Finished spec = run({"serve", "--root", "/", "--listen", "127.0.0.1:0", "--trace-file",
+                             "/nonexistent-dir/a.jsonl", "--trace-sample", "ratio:2"});
+  ASSERT_TRUE(spec.code);
+  EXPECT_NE(*spec.code, 0);
+  EXPECT_NE(spec.err.find("'ratio:2': P must be in [0, 1]"), std::string::npos) << spec.err;
+  const Finished file = run({"serve", "--root", "/", "--listen", "127.0.0.1:0", "--trace-file",
+                             "/nonexistent-dir/b.jsonl"});
+  ASSERT_TRUE(file.code);
+  EXPECT_NE(*file.code, 0);
+  EXPECT_NE(file.err.find("/nonexistent-dir/b.jsonl"), std::string::npos) << file.err;
+}
+
 TEST(CliOptions, UnknownStrategy_SameErrorAndExitCode_OnEveryCommand) {
   TempFile file = TempFile::with_pattern(16);
   const std::string dir = ::testing::TempDir();

@@ -17,6 +17,7 @@
 
 #include "zcnet/loop/loop.hpp"
 #include "zcnet/loop/task.hpp"
+#include "zcnet/observe/trace.hpp"
 #include "zcnet/sys/error.hpp"
 #include "zcnet/sys/fd.hpp"
 #include "zcnet/transfer/strategy.hpp"
@@ -58,6 +59,10 @@ struct ServerOptions {
   std::size_t open_file_cache_entries = 1024;
   std::chrono::milliseconds open_file_cache_valid{1000};
   int access_log_fd = -1;  // one line per request, buffered per worker; the Site keeps a dup
+  // Request tracing (null: off): a server span per request, a child span for its body, the trace
+  // id at the end of each access-log line. Shared by every worker and kept across reloads that
+  // pass the same Tracer.
+  std::shared_ptr<Tracer> tracer;
 };
 
 // One configuration generation: the options and the open root they name, immutable once built.

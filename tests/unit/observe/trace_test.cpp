@@ -3,12 +3,12 @@
 #include "zcnet/observe/trace.hpp"
 
 #include <gtest/gtest.h>
-#include <nlohmann/json.hpp>
 #include <unistd.h>
 
 #include <cmath>
 #include <cstdlib>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <set>
 #include <string>
 
@@ -34,15 +34,15 @@ TEST(Traceparent, TheSpecExampleRoundTrips) {
 TEST(Traceparent, InvalidValuesAreNoParent) {
   for (const char* bad : {
            "",
-           "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-0",     // short
-           "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-",   // v00 with more
-           "ff-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",    // version ff
-           "00-00000000000000000000000000000000-00f067aa0ba902b7-01",    // zero trace id
-           "00-4bf92f3577b34da6a3ce929d0e0e4736-0000000000000000-01",    // zero parent id
-           "00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01",    // uppercase
-           "00_4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",    // separator
-           "0g-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",    // not hex
-           "01-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01x",   // later version, no dash
+           "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-0",    // short
+           "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-",  // v00 with more
+           "ff-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",   // version ff
+           "00-00000000000000000000000000000000-00f067aa0ba902b7-01",   // zero trace id
+           "00-4bf92f3577b34da6a3ce929d0e0e4736-0000000000000000-01",   // zero parent id
+           "00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01",   // uppercase
+           "00_4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",   // separator
+           "0g-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",   // not hex
+           "01-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01x",  // later version, no dash
        }) {
     EXPECT_FALSE(parse_traceparent(bad)) << bad;
   }
@@ -51,8 +51,8 @@ TEST(Traceparent, InvalidValuesAreNoParent) {
 }
 
 TEST(Sampler, BadSpecsAreRefusedWithTheReason) {
-  for (const char* bad : {"sometimes", "ratio:", "ratio:1.5", "ratio:-0.1", "ratio:x", "rate:-1",
-                          "rate:abc"}) {
+  for (const char* bad :
+       {"sometimes", "ratio:", "ratio:1.5", "ratio:-0.1", "ratio:x", "rate:-1", "rate:abc"}) {
     auto s = Sampler::parse(bad);
     ASSERT_FALSE(s) << bad;
     EXPECT_NE(s.error().message().find(bad), std::string::npos) << s.error().message();
@@ -148,8 +148,11 @@ TEST(Tracer, WritesOtlpJsonLinesThatLinkParentAndChild) {
   parent.end_ns = 5000;
   parent.strings = {{"http.request.method", "GET"}};
   parent.numbers = {{"http.response.status_code", 200}};
-  Span child{.trace_id = req.trace_id, .span_id = random_span_id(), .parent_id = req.span_id,
-             .name = "transfer", .kind = 1};
+  Span child{.trace_id = req.trace_id,
+             .span_id = random_span_id(),
+             .parent_id = req.span_id,
+             .name = "transfer",
+             .kind = 1};
   child.start_ns = 2000;
   child.end_ns = 4000;
   child.error = true;
@@ -164,8 +167,7 @@ TEST(Tracer, WritesOtlpJsonLinesThatLinkParentAndChild) {
   while (std::getline(in, line)) {
     const auto doc = nlohmann::json::parse(line);
     const auto& rs = doc.at("resourceSpans").at(0);
-    EXPECT_EQ(rs.at("resource").at("attributes").at(0).at("value").at("stringValue"),
-              "svc \"q\"");
+    EXPECT_EQ(rs.at("resource").at("attributes").at(0).at("value").at("stringValue"), "svc \"q\"");
     for (const auto& s : rs.at("scopeSpans").at(0).at("spans")) spans.push_back(s);
   }
   ASSERT_EQ(spans.size(), 2u);

@@ -1,0 +1,135 @@
+// zcnet serve --trace-file: OTLP-JSON spans that parse and link (an incoming traceparent is the
+// request span's parent, the body's transfer span is the request span's child), the trace id in
+// the access log, sampling by flag and by the caller's sampled bit.
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <iterator>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "http_fixture.hpp"
+
+namespace zcnet::test {
+namespace {
+
+std::string file_text(const std::string& path) {
+  std::ifstream in(path);
+  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
+class HttpTrace : public HttpServeTest {
+ protected:
+  // Every span in the file, by span id.
+  std::map<std::string, nlohmann::json> spans(const std::string& path) {
+    std::map<std::string, nlohmann::json> out;
+    std::ifstream in(path);
+    std::string line;
+    while (std::getline(in, line)) {
+      const auto doc = nlohmann::json::parse(line);  // throws (fails the test) if not JSON
+      for (const auto& rs : doc.at("resourceSpans"))
+        for (const auto& ss : rs.at("scopeSpans"))
+          for (const auto& s : ss.at("spans")) out[s.at("spanId").get<std::string>()] = s;
+    }
+    return out;
+  }
+  static std::string attr(const nlohmann::json& span, const std::string& key) {
+    for (const auto& a : span.at("attributes"))
+      if (a.at("key") == key) {
+        const auto& v = a.at("value");
+        return v.contains("stringValue") ? v.at("stringValue").get<std::string>()
+                                         : v.at("intValue").get<std::string>();
+      }
+    return "(none)";
+  }
+};
+INSTANTIATE_TEST_SUITE_P(Backends, HttpTrace, ::testing::Values(kReactorBackend, "uring"),
+                         backend_param_name);
+
+constexpr const char* kTrace = "4bf92f3577b34da6a3ce929d0e0e4736";
+constexpr const char* kParent = "00f067aa0ba902b7";
+
+TEST_P(HttpTrace, SpansLinkToTheCallerAndTheBodyTransfer_TraceIdInTheAccessLog) {
+  const std::string trace = base_ + "/spans.jsonl", log = base_ + "/access.log";
+  start({"--trace-file", trace, "--access-log", log});
+  {
+    auto c = client();
+    auto big = c.request("/f" + std::to_string(kBig) + ".bin",
+                         std::string("traceparent: 00-") + kTrace + "-" + kParent + "-01\r\n");
+    ASSERT_TRUE(big);
+    EXPECT_EQ(big->status, 200);
+    EXPECT_EQ(hash_of(big->body), file_hash(kBig));
+    auto missing = c.request("/nope");
+    ASSERT_TRUE(missing);
+    EXPECT_EQ(missing->status, 404);
+  }
+  EXPECT_EQ(server_->terminate(), 0) << server_->log();  // the tracer writes what it holds
+
+  const auto all = spans(trace);
+  ASSERT_EQ(all.size(), 3u);  // the big GET and its transfer; the 404 (no body to transfer)
+  const nlohmann::json* request = nullptr;
+  const nlohmann::json* transfer = nullptr;
+  const nlohmann::json* other = nullptr;
+  for (const auto& [id, s] : all) {
+    if (s.at("name") == "transfer")
+      transfer = &s;
+    else if (attr(s, "url.path") == "/nope")
+      other = &s;
+    else
+      request = &s;
+  }
+  ASSERT_TRUE(request && transfer && other);
+  EXPECT_EQ(request->at("traceId"), kTrace);
+  EXPECT_EQ(request->at("parentSpanId"), kParent);
+  EXPECT_EQ(request->at("kind"), 2);
+  EXPECT_EQ(attr(*request, "http.response.status_code"), "200");
+  EXPECT_EQ(attr(*request, "url.path"), "/f" + std::to_string(kBig) + ".bin");
+  EXPECT_GT(std::stoull(attr(*request, "zcnet.bytes_sent")), kBig);  // the head, then the body
+  EXPECT_EQ(transfer->at("traceId"), kTrace);
+  EXPECT_EQ(transfer->at("parentSpanId"), request->at("spanId"));
+  EXPECT_EQ(attr(*transfer, "zcnet.body_bytes"), std::to_string(kBig));
+  EXPECT_NE(attr(*transfer, "zcnet.strategy"), "(none)");
+  EXPECT_LE(std::stoull(request->at("startTimeUnixNano").get<std::string>()),
+            std::stoull(transfer->at("startTimeUnixNano").get<std::string>()));
+  EXPECT_LE(std::stoull(transfer->at("endTimeUnixNano").get<std::string>()),
+            std::stoull(request->at("endTimeUnixNano").get<std::string>()));
+  // The request without a traceparent starts a trace of its own.
+  EXPECT_NE(other->at("traceId"), kTrace);
+  EXPECT_FALSE(other->contains("parentSpanId"));
+  EXPECT_EQ(attr(*other, "http.response.status_code"), "404");
+
+  const std::string lines = file_text(log);
+  EXPECT_NE(lines.find(".bin HTTP/1.1\" 200 "), std::string::npos) << lines;
+  EXPECT_NE(lines.find(std::string("trace=") + kTrace), std::string::npos) << lines;
+  EXPECT_NE(lines.find("trace=" + other->at("traceId").get<std::string>()), std::string::npos)
+      << lines;
+}
+
+TEST_P(HttpTrace, NeverRecordsNewTracesButFollowsASampledCaller) {
+  const std::string trace = base_ + "/spans.jsonl";
+  start({"--trace-file", trace, "--trace-sample", "never"});
+  {
+    auto c = client();
+    for (int i = 0; i < 5; ++i) ASSERT_EQ(c.request("/hello.txt")->status, 200);
+    // An unsampled caller is not recorded either; a sampled one is.
+    ASSERT_EQ(c.request("/hello.txt",
+                        std::string("traceparent: 00-") + kTrace + "-" + kParent + "-00\r\n")
+                  ->status,
+              200);
+    ASSERT_EQ(c.request("/hello.txt",
+                        std::string("traceparent: 00-") + kTrace + "-" + kParent + "-01\r\n")
+                  ->status,
+              200);
+    // A malformed traceparent is no parent: "never" applies.
+    ASSERT_EQ(c.request("/hello.txt", "traceparent: 00-XYZ\r\n")->status, 200);
+  }
+  EXPECT_EQ(server_->terminate(), 0) << server_->log();
+  const auto all = spans(trace);
+  ASSERT_EQ(all.size(), 1u);  // hello.txt goes with its head in one write: no transfer span
+  EXPECT_EQ(all.begin()->second.at("traceId"), kTrace);
+  EXPECT_EQ(all.begin()->second.at("parentSpanId"), kParent);
+}
+
+}  // namespace
+}  // namespace zcnet::test
