@@ -2,6 +2,7 @@
 #include "zcnet/observe/trace.hpp"
 
 #include <fcntl.h>
+#include <fmt/format.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -10,8 +11,6 @@
 #include <cmath>
 #include <cstring>
 #include <random>
-
-#include <fmt/format.h>
 
 namespace zcnet {
 
@@ -63,11 +62,21 @@ void json_string(std::string& out, std::string_view s) {
   out += '"';
   for (const char c : s) {
     switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
       default:
         if (static_cast<unsigned char>(c) < 0x20)
           fmt::format_to(std::back_inserter(out), "\\u{:04x}", static_cast<unsigned char>(c));
@@ -80,7 +89,9 @@ void json_string(std::string& out, std::string_view s) {
 
 }  // namespace
 
-bool TraceContext::valid() const noexcept { return !all_zero(trace_id) && !all_zero(span_id); }
+bool TraceContext::valid() const noexcept {
+  return !all_zero(trace_id) && !all_zero(span_id);
+}
 
 std::optional<TraceContext> parse_traceparent(std::string_view v) noexcept {
   // version "-" trace-id "-" parent-id "-" flags: 2 + 1 + 32 + 1 + 16 + 1 + 2 = 55
@@ -108,8 +119,12 @@ std::string format_traceparent(const TraceContext& c) {
   return fmt::format("00-{}-{}-{:02x}", hex(c.trace_id), hex(c.span_id), c.flags);
 }
 
-TraceId random_trace_id() noexcept { return random_id<16>(); }
-SpanId random_span_id() noexcept { return random_id<8>(); }
+TraceId random_trace_id() noexcept {
+  return random_id<16>();
+}
+SpanId random_span_id() noexcept {
+  return random_id<8>();
+}
 
 Result<Sampler> Sampler::parse(std::string_view spec) {
   Sampler s;
@@ -153,8 +168,10 @@ Sampler& Sampler::operator=(const Sampler& o) {
 
 bool Sampler::sample_root(const TraceId& id, std::chrono::steady_clock::time_point now) noexcept {
   switch (kind_) {
-    case Kind::Always: return true;
-    case Kind::Never: return false;
+    case Kind::Always:
+      return true;
+    case Kind::Never:
+      return false;
     case Kind::Ratio: {
       // OpenTelemetry's TraceIdRatioBased: the id's last 8 bytes as a number below P * 2^64, so
       // every service that sees this trace id with the same P decides the same way.
@@ -180,10 +197,14 @@ bool Sampler::sample_root(const TraceId& id, std::chrono::steady_clock::time_poi
 
 std::string Sampler::describe() const {
   switch (kind_) {
-    case Kind::Always: return "always";
-    case Kind::Never: return "never";
-    case Kind::Ratio: return fmt::format("ratio:{}", ratio_);
-    case Kind::Rate: return fmt::format("rate:{}", rate_);
+    case Kind::Always:
+      return "always";
+    case Kind::Never:
+      return "never";
+    case Kind::Ratio:
+      return fmt::format("ratio:{}", ratio_);
+    case Kind::Rate:
+      return fmt::format("rate:{}", rate_);
   }
   return "?";
 }

@@ -131,10 +131,10 @@ class Tracer {
   Sampler sampler_;
   UniqueFd fd_;
   std::mutex mu_;
-  std::condition_variable cv_;       // work for the writer, or a flush finished
+  std::condition_variable cv_;  // work for the writer, or a flush finished
   std::deque<Span> queue_;
-  std::uint64_t queued_ = 0;         // spans ever queued (under mu_)
-  std::uint64_t done_ = 0;           // spans ever written or failed (under mu_)
+  std::uint64_t queued_ = 0;  // spans ever queued (under mu_)
+  std::uint64_t done_ = 0;    // spans ever written or failed (under mu_)
   bool stop_ = false;
   std::atomic<std::uint64_t> written_{0};
   std::atomic<std::uint64_t> dropped_{0};
