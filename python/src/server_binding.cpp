@@ -26,7 +26,8 @@ class StaticServer {
  public:
   StaticServer(const std::string& root, const std::string& host, std::uint16_t port,
                std::size_t workers, const std::string& strategy, std::size_t max_connections,
-               double keepalive_timeout, double grace)
+               double keepalive_timeout, double grace, const std::string& trace_file,
+               const std::string& trace_sample)
       : threads_(workers) {
     http::ServerOptions o;
     o.root = root;
@@ -36,6 +37,8 @@ class StaticServer {
     o.max_connections = max_connections;
     o.keepalive_timeout = ms(keepalive_timeout);
     o.shutdown_grace = ms(grace);
+    if (!trace_file.empty())
+      o.tracer = check(Tracer::open({.file = trace_file, .sample = trace_sample}));
     server_ = check(http::Server::open(std::move(o)));
     port_ = threads_.listen_each(host, port, listeners_);
   }
@@ -55,6 +58,11 @@ class StaticServer {
   std::uint16_t port() const noexcept { return port_; }
   int done_fd() const noexcept { return threads_.done_fd(); }
   std::size_t connections() const noexcept { return server_->connections(); }
+  std::string metrics() const {
+    std::string out;
+    server_->write_metrics(out);
+    return out;
+  }
 
  private:
   std::unique_ptr<http::Server> server_;
@@ -69,10 +77,15 @@ void bind_static_server(nb::module_& m) {
   nb::class_<StaticServer> c(m, "StaticServer",
                              "zcnet's HTTP/1.1 static file server on its own loop threads.");
   c.def(nb::init<const std::string&, const std::string&, std::uint16_t, std::size_t,
-                 const std::string&, std::size_t, double, double>(),
+                 const std::string&, std::size_t, double, double, const std::string&,
+                 const std::string&>(),
         nb::arg("root"), nb::arg("host"), nb::arg("port"), nb::arg("workers"), nb::arg("strategy"),
-        nb::arg("max_connections"), nb::arg("keepalive_timeout"), nb::arg("grace"))
-      .def_prop_ro("connections", &StaticServer::connections, "Connections open now.");
+        nb::arg("max_connections"), nb::arg("keepalive_timeout"), nb::arg("grace"),
+        nb::arg("trace_file"), nb::arg("trace_sample"))
+      .def_prop_ro("connections", &StaticServer::connections, "Connections open now.")
+      .def("metrics", &StaticServer::metrics,
+           "The server's metrics in the Prometheus text format (what zcnet serve --metrics "
+           "serves).");
   def_loop_threads_handle(c, "Graceful stop (grace period for responses).");
 }
 

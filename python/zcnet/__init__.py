@@ -226,6 +226,10 @@ class StaticServer(_LoopThreadsHandle):
     """zcnet's HTTP/1.1 static file server (GET, HEAD, ranges) running on its own zcnet loop
     threads, one SO_REUSEPORT listener per worker. Use as a context manager, or start() /
     shutdown() (responses in flight finish within ``grace``) / join().
+
+    ``trace_file`` (a path, or "-" for standard output) records a span per request and one per
+    body sent as OTLP/HTTP JSON lines, as ``zcnet serve --trace-file`` does; ``trace_sample``
+    picks the new traces recorded (always, never, ratio:P, rate:N).
     """
 
     def __init__(
@@ -239,11 +243,27 @@ class StaticServer(_LoopThreadsHandle):
         max_connections: int = 10000,
         keepalive_timeout: float = 75.0,
         grace: float = 10.0,
+        trace_file: str = "",
+        trace_sample: str = "always",
     ) -> None:
         self._grace = grace
         self._impl = _zcnet.StaticServer(
-            str(root), host, port, workers, strategy, max_connections, keepalive_timeout, grace
+            str(root),
+            host,
+            port,
+            workers,
+            strategy,
+            max_connections,
+            keepalive_timeout,
+            grace,
+            str(trace_file),
+            trace_sample,
         )
+
+    def metrics(self) -> str:
+        """The server's metrics (requests by status, bytes by strategy, connections, request
+        durations, trace spans written and dropped) in the Prometheus text format."""
+        return str(self._impl.metrics())
 
 
 #: An upstream of a Proxy: "HOST:PORT", or (address, weight, backup) (weight and backup optional).

@@ -95,7 +95,7 @@ class BufferPool:
 class StaticServer:
     """zcnet's HTTP/1.1 static file server on its own loop threads."""
 
-    def __init__(self, root: str, host: str, port: int, workers: int, strategy: str, max_connections: int, keepalive_timeout: float, grace: float) -> None: ...
+    def __init__(self, root: str, host: str, port: int, workers: int, strategy: str, max_connections: int, keepalive_timeout: float, grace: float, trace_file: str, trace_sample: str) -> None: ...
 
     def start(self) -> None:
         """Start the worker threads."""
@@ -120,6 +120,9 @@ class StaticServer:
     @property
     def connections(self) -> int:
         """Connections open now."""
+
+    def metrics(self) -> str:
+        """The server's metrics in the Prometheus text format (what zcnet serve --metrics serves)."""
 
 class Proxy:
     """zcnet's TCP proxy (zcnet::proxy) on its own loop threads."""

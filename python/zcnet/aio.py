@@ -303,7 +303,13 @@ class _AsyncHandle:
 
 
 class AsyncStaticServer(_AsyncHandle):
-    """A started zcnet.StaticServer awaited from asyncio (see start_static_server)."""
+    """A started zcnet.StaticServer awaited from asyncio (see start_static_server); ``metrics()``
+    gives its Prometheus text."""
+
+    def metrics(self) -> str:
+        """The server's metrics in the Prometheus text format (what ``zcnet serve --metrics``
+        serves)."""
+        return str(self._impl.metrics())
 
 
 async def start_static_server(
@@ -316,10 +322,13 @@ async def start_static_server(
     max_connections: int = 10000,
     keepalive_timeout: float = 75.0,
     grace: float = 10.0,
+    trace_file: str = "",
+    trace_sample: str = "always",
 ) -> AsyncStaticServer:
     """Start zcnet's C++ HTTP/1.1 static file server (the one ``zcnet serve`` runs) for
     ``root`` on ``workers`` zcnet loop threads of its own, and return a handle the asyncio code
     can close and await. The HTTP parsing and every response body stay in C++.
+    ``trace_file`` and ``trace_sample`` are zcnet.StaticServer's.
     """
     from . import StaticServer
 
@@ -332,6 +341,8 @@ async def start_static_server(
         max_connections=max_connections,
         keepalive_timeout=keepalive_timeout,
         grace=grace,
+        trace_file=trace_file,
+        trace_sample=trace_sample,
     ).start()
     return AsyncStaticServer(server)
 

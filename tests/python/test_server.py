@@ -115,3 +115,51 @@ def test_static_server_dropped_while_running_exits_cleanly(tmp_path):
     )
     assert out.returncode == 0, out.stderr
     assert "dropped" in out.stdout
+
+
+def read_spans(path, want, timeout=10.0):
+    """Every span in the OTLP-JSON lines file, once it holds at least ``want`` of them."""
+    import json
+    import time
+
+    deadline = time.monotonic() + timeout
+    while True:
+        spans = []
+        if path.exists():
+            for line in path.read_text().splitlines():
+                for rs in json.loads(line)["resourceSpans"]:
+                    for ss in rs["scopeSpans"]:
+                        spans.extend(ss["spans"])
+        if len(spans) >= want or time.monotonic() > deadline:
+            return spans
+        time.sleep(0.02)
+
+
+def test_static_server_traces_requests_as_children_of_the_callers_span(tmp_path):
+    root = tmp_path / "root"
+    root.mkdir()
+    body = os.urandom(3 * MiB)
+    (root / "t.bin").write_bytes(body)
+    trace = tmp_path / "spans.jsonl"
+    parent = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+    with zcnet.StaticServer(str(root), grace=1.0, trace_file=str(trace)) as server:
+        conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
+        conn.request("GET", "/t.bin", headers={"traceparent": parent})
+        resp = conn.getresponse()
+        assert resp.status == 200 and digest(resp.read()) == digest(body)
+        conn.close()
+        spans = read_spans(trace, 2)
+        assert 'zcnet_trace_spans_total{outcome="written"} 2' in server.metrics()
+    assert len(spans) == 2
+    by_name = {s["name"]: s for s in spans}
+    request, transfer = by_name["GET"], by_name["transfer"]
+    assert request["traceId"] == transfer["traceId"] == "0af7651916cd43dd8448eb211c80319c"
+    assert request["parentSpanId"] == "b7ad6b7169203331"
+    assert transfer["parentSpanId"] == request["spanId"]
+    attrs = {a["key"]: a["value"] for a in transfer["attributes"]}
+    assert attrs["zcnet.body_bytes"] == {"intValue": str(3 * MiB)}
+
+
+def test_static_server_bad_trace_sample_raises(tmp_path):
+    with pytest.raises(Exception, match="ratio:7"):
+        zcnet.StaticServer(str(tmp_path), trace_file=str(tmp_path / "t"), trace_sample="ratio:7")
