@@ -300,7 +300,12 @@ TraceContext Tracer::start(const std::optional<TraceContext>& parent) {
   return c;
 }
 
+// The writer wakes on its own every kWriterTick, or early when the queue is half full, so that a
+// span costs its emitter a lock and a push, not a wake-up of another thread.
+constexpr auto kWriterTick = std::chrono::milliseconds(50);
+
 bool Tracer::emit(Span span) {
+  bool wake = false;
   {
     std::lock_guard lock(mu_);
     if (queue_.size() >= options_.queue_spans) {
@@ -309,14 +314,17 @@ bool Tracer::emit(Span span) {
     }
     queue_.push_back(std::move(span));
     ++queued_;
+    wake = queue_.size() == (options_.queue_spans + 1) / 2;
   }
-  cv_.notify_all();
+  if (wake) cv_.notify_all();
   return true;
 }
 
 void Tracer::flush() {
   std::unique_lock lock(mu_);
   const std::uint64_t target = queued_;
+  flush_wanted_ = true;
+  cv_.notify_all();
   cv_.wait(lock, [&] { return done_ >= target; });
 }
 
@@ -324,8 +332,14 @@ void Tracer::drain() {
   std::vector<Span> batch;
   std::unique_lock lock(mu_);
   for (;;) {
-    cv_.wait(lock, [&] { return stop_ || !queue_.empty(); });
-    if (queue_.empty() && stop_) return;
+    if (queue_.empty()) {
+      if (stop_) return;
+      flush_wanted_ = false;
+      cv_.wait_for(lock, kWriterTick, [&] {
+        return stop_ || flush_wanted_ || queue_.size() >= (options_.queue_spans + 1) / 2;
+      });
+      if (queue_.empty()) continue;
+    }
     batch.clear();
     while (!queue_.empty() && batch.size() < 512) {
       batch.push_back(std::move(queue_.front()));

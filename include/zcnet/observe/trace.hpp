@@ -1,4 +1,4 @@
-// Request tracing: W3C Trace Context (traceparent), composable head samplers and a span writer
+// Request tracing: W3C Trace Context (traceparent), head samplers and a span writer
 // that emits OpenTelemetry's OTLP/HTTP JSON shape, one ExportTraceServiceRequest per line.
 //
 //   auto tracer = Tracer::open({.file = "spans.jsonl", .sample = "ratio:0.01"}).value();
@@ -6,8 +6,8 @@
 //   if (span.sampled()) tracer->emit(std::move(finished_span));      // any thread
 //
 // The hot path only decides and fills a Span; encoding and writing happen on the Tracer's own
-// thread, fed through a bounded queue: when the queue is full a span is dropped and counted,
-// never waited for.
+// thread, fed through a bounded queue that it empties every 50 ms (or as soon as it is half
+// full): when the queue is full a span is dropped and counted, never waited for.
 #pragma once
 
 #include <array>
@@ -133,8 +133,9 @@ class Tracer {
   std::mutex mu_;
   std::condition_variable cv_;  // work for the writer, or a flush finished
   std::deque<Span> queue_;
-  std::uint64_t queued_ = 0;  // spans ever queued (under mu_)
-  std::uint64_t done_ = 0;    // spans ever written or failed (under mu_)
+  std::uint64_t queued_ = 0;   // spans ever queued (under mu_)
+  std::uint64_t done_ = 0;     // spans ever written or failed (under mu_)
+  bool flush_wanted_ = false;  // flush() waits: write now, not at the next tick
   bool stop_ = false;
   std::atomic<std::uint64_t> written_{0};
   std::atomic<std::uint64_t> dropped_{0};
