@@ -158,8 +158,10 @@ void add_serve_options(CLI::App* cmd, ServeCommandLine& line) {
       "append a span per request (and one per body sent) to this file as OTLP/HTTP "
       "JSON lines ('-': standard output); a traceparent header makes them its children");
   cmd->add_option("--trace-sample", a.trace_sample,
-                  "which new traces to record: always, never, ratio:P (by trace id) or rate:N (at "
-                  "most N per second); a request with a traceparent follows its sampled flag")
+                  "which requests to record: always, never, ratio:P (by trace id) or rate:N (at "
+                  "most N new traces per second), then optional rules: errors, slower:T (250ms, "
+                  "2s), path:PREFIX=SAMPLER; e.g. ratio:0.01,errors,slower:500ms. A request with "
+                  "a traceparent follows its sampled flag")
       ->capture_default_str();
   cmd->add_flag("--allow-dotfiles", a.allow_dotfiles, "serve names starting with '.'");
   cmd->add_flag("--autoindex", a.autoindex, "list a directory that has no index.html");

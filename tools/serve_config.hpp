@@ -27,7 +27,7 @@ struct ServeArgs {
   std::string access_log;
   std::string metrics;                  // ADDR:PORT for Prometheus scrapes; empty: none
   std::string trace_file;               // OTLP-JSON spans, one request per line group; "-": stdout
-  std::string trace_sample = "always";  // always, never, ratio:P, rate:N
+  std::string trace_sample = "always";  // a sampler, then rules (TracePolicy in trace.hpp)
   bool allow_dotfiles = false;
   bool autoindex = false;
   bool allow_symlinks_outside = false;

@@ -110,7 +110,8 @@ Task<void> close_lingering(Loop& loop, UniqueFd fd, std::span<std::byte> scratch
 }
 
 // What the plan step hands to the send step.
-// A sampled request's span data, gathered as it is served (allocated only when sampled).
+// A traced request's span data, gathered as it is served: when its trace is sampled, or when the
+// policy may still keep it at the end (errors, slow requests).
 struct Traced {
   SpanId parent{};             // the caller's span (traceparent), or zero
   std::uint64_t began_ns = 0;  // Unix time, for the request span
@@ -125,7 +126,7 @@ struct Response {
   bool single_write = false;
   Clock::time_point began;            // the loop woke with the request's last bytes (Loop::woke)
   std::optional<TraceContext> trace;  // when the server traces
-  std::unique_ptr<Traced> traced;     // when this request's trace is sampled
+  std::optional<Traced> traced;       // see Traced
 };
 
 // What the send step did: the bytes the socket took (head and body) and what sent the body.
@@ -206,7 +207,7 @@ class Connection {
  private:
   void take_small_body(Response& r, FileCache& cache);
   void start_trace(Response& r, Tracer& t);
-  void end_trace(const Response& r, const Sent& sent);
+  void end_trace(const Response& r, const Sent& sent, Clock::duration took);
 
   Worker& w_;
   ConnState& state_;
@@ -409,18 +410,21 @@ void Connection::start_trace(Response& r, Tracer& t) {
   const auto parent = parsed_.status == ParseStatus::Complete && !req_.traceparent.empty()
                           ? parse_traceparent(req_.traceparent)
                           : std::nullopt;
-  r.trace = t.start(parent);
-  if (!r.trace->sampled()) return;
-  r.traced = std::make_unique<Traced>();
+  r.trace = t.start(parent, req_.target);
+  if (!r.trace->sampled() && !t.policy().keeps_tails()) return;
+  r.traced.emplace();
   if (parent) r.traced->parent = parent->span_id;
   r.traced->began_ns = unix_nanos();
 }
 
-// The request's server span and, when a body was sent, its transfer span as a child.
-void Connection::end_trace(const Response& r, const Sent& sent) {
+// The request's server span and, when a body was sent, its transfer span as a child: when its
+// trace is sampled, or the policy keeps it now that its outcome and time are known.
+void Connection::end_trace(const Response& r, const Sent& sent, Clock::duration took) {
   const Traced& tr = *r.traced;
-  const std::uint64_t end = unix_nanos();
   const bool failed = r.plan.status >= 500 || sent.bytes < r.plan.head_bytes + r.plan.length;
+  Tracer& t = *o_.tracer;
+  if (!r.trace->sampled() && !t.policy().keep(failed, took)) return;
+  const std::uint64_t end = unix_nanos();
   Span s{.trace_id = r.trace->trace_id, .span_id = r.trace->span_id, .parent_id = tr.parent};
   s.name = req_.method_name.empty() ? std::string("HTTP") : std::string(req_.method_name);
   s.start_ns = tr.began_ns;
@@ -431,7 +435,6 @@ void Connection::end_trace(const Response& r, const Sent& sent) {
                {"client.address", session_.peer}};
   s.numbers = {{"http.response.status_code", r.plan.status},
                {"zcnet.bytes_sent", static_cast<std::int64_t>(sent.bytes)}};
-  Tracer& t = *o_.tracer;
   if (tr.body_ns) {
     Span b{.trace_id = s.trace_id,
            .span_id = random_span_id(),
@@ -461,7 +464,7 @@ void Connection::finish(Response& r, const Sent& sent) {
   const auto now = Clock::now();
   session_.since = now;
   const auto took = now - r.began;
-  if (r.traced) end_trace(r, sent);
+  if (r.traced) end_trace(r, sent, took);
   w_.log_request(r.trace ? &*r.trace : nullptr, session_.peer, req_.method_name, req_.target,
                  req_.minor, r.plan.status, sent.bytes, took);
   w_.metrics().record(r.plan.status, sent.strategy_slot, sent.bytes, took);

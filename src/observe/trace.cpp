@@ -209,6 +209,71 @@ std::string Sampler::describe() const {
   return "?";
 }
 
+Result<TracePolicy> TracePolicy::parse(std::string_view spec) {
+  TracePolicy p;
+  const auto bad = [&](std::string_view item, std::string_view why) {
+    return Error(EINVAL, "trace sampler", fmt::format("'{}' in '{}': {}", item, spec, why));
+  };
+  bool first = true;
+  std::size_t at = 0;
+  do {
+    const std::size_t comma = spec.find(',', at);
+    const std::string_view item =
+        spec.substr(at, comma == std::string_view::npos ? std::string_view::npos : comma - at);
+    at = comma == std::string_view::npos ? spec.size() + 1 : comma + 1;
+    if (item == "errors") {
+      p.errors_ = true;
+    } else if (item.starts_with("slower:")) {
+      std::string t(item.substr(7));
+      double scale = 1;
+      if (t.ends_with("ms")) {
+        scale = 1e-3;
+        t.resize(t.size() - 2);
+      } else if (t.ends_with("s")) {
+        t.resize(t.size() - 1);
+      }
+      char* end = nullptr;
+      const double v = std::strtod(t.c_str(), &end);
+      if (t.empty() || end != t.c_str() + t.size() || !(v > 0) || !std::isfinite(v))
+        return bad(item, "T must be a positive time such as 250ms or 2s");
+      p.slower_ = std::chrono::nanoseconds(static_cast<std::int64_t>(v * scale * 1e9));
+    } else if (item.starts_with("path:")) {
+      const std::size_t eq = item.find('=');
+      if (eq == std::string_view::npos || eq == 5)
+        return bad(item, "a path rule is path:PREFIX=SAMPLER");
+      auto s = Sampler::parse(item.substr(eq + 1));
+      if (!s) return std::move(s).error();
+      p.paths_.emplace_back(std::string(item.substr(5, eq - 5)), *s);
+    } else if (first) {
+      auto s = Sampler::parse(item);
+      if (!s) return std::move(s).error();
+      p.base_ = *s;
+    } else {
+      return bad(item, "after the first item only errors, slower:T and path:PREFIX=S may follow");
+    }
+    first = false;
+  } while (at <= spec.size());
+  return p;
+}
+
+bool TracePolicy::sample_root(std::string_view path, const TraceId& id,
+                              std::chrono::steady_clock::time_point now) noexcept {
+  for (auto& [prefix, s] : paths_)
+    if (path.starts_with(prefix)) return s.sample_root(id, now);
+  return base_.sample_root(id, now);
+}
+
+std::string TracePolicy::describe() const {
+  std::string out = base_.describe();
+  if (errors_) out += ",errors";
+  if (slower_.count() > 0)
+    fmt::format_to(std::back_inserter(out), ",slower:{}ms",
+                   std::chrono::duration<double, std::milli>(slower_).count());
+  for (const auto& [prefix, s] : paths_)
+    fmt::format_to(std::back_inserter(out), ",path:{}={}", prefix, s.describe());
+  return out;
+}
+
 std::uint64_t unix_nanos() noexcept {
   return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
                                         std::chrono::system_clock::now().time_since_epoch())
@@ -259,8 +324,8 @@ std::string otlp_json(const std::vector<Span>& spans, std::string_view service) 
 }
 
 Result<std::shared_ptr<Tracer>> Tracer::open(TracerOptions options) {
-  auto sampler = Sampler::parse(options.sample);
-  if (!sampler) return std::move(sampler).error();
+  auto policy = TracePolicy::parse(options.sample);
+  if (!policy) return std::move(policy).error();
   UniqueFd fd;
   if (options.file == "-") {
     fd.reset(::fcntl(STDOUT_FILENO, F_DUPFD_CLOEXEC, 0));
@@ -270,11 +335,11 @@ Result<std::shared_ptr<Tracer>> Tracer::open(TracerOptions options) {
     if (!fd) return last_error("open trace file", options.file);
   }
   if (options.queue_spans == 0) options.queue_spans = 1;
-  return std::shared_ptr<Tracer>(new Tracer(std::move(options), *sampler, std::move(fd)));
+  return std::shared_ptr<Tracer>(new Tracer(std::move(options), std::move(*policy), std::move(fd)));
 }
 
-Tracer::Tracer(TracerOptions options, Sampler sampler, UniqueFd fd)
-    : options_(std::move(options)), sampler_(sampler), fd_(std::move(fd)) {
+Tracer::Tracer(TracerOptions options, TracePolicy policy, UniqueFd fd)
+    : options_(std::move(options)), policy_(std::move(policy)), fd_(std::move(fd)) {
   writer_ = std::thread([this] { drain(); });
 }
 
@@ -287,7 +352,7 @@ Tracer::~Tracer() {
   writer_.join();
 }
 
-TraceContext Tracer::start(const std::optional<TraceContext>& parent) {
+TraceContext Tracer::start(const std::optional<TraceContext>& parent, std::string_view path) {
   TraceContext c;
   c.span_id = random_span_id();
   if (parent) {
@@ -295,7 +360,7 @@ TraceContext Tracer::start(const std::optional<TraceContext>& parent) {
     c.flags = parent->sampled() ? 1 : 0;
   } else {
     c.trace_id = random_trace_id();
-    c.flags = sampler_.sample_root(c.trace_id, std::chrono::steady_clock::now()) ? 1 : 0;
+    c.flags = policy_.sample_root(path, c.trace_id, std::chrono::steady_clock::now()) ? 1 : 0;
   }
   return c;
 }

@@ -8,6 +8,7 @@
 #include <map>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <thread>
 
 #include "http_fixture.hpp"
 
@@ -129,6 +130,43 @@ TEST_P(HttpTrace, NeverRecordsNewTracesButFollowsASampledCaller) {
   ASSERT_EQ(all.size(), 1u);  // hello.txt goes with its head in one write: no transfer span
   EXPECT_EQ(all.begin()->second.at("traceId"), kTrace);
   EXPECT_EQ(all.begin()->second.at("parentSpanId"), kParent);
+}
+
+TEST_P(HttpTrace, RulesRecordPathsErrorsAndNothingElse) {
+  const std::string trace = base_ + "/spans.jsonl";
+  start({"--trace-file", trace, "--trace-sample", "never,errors,path:/docs/=always"});
+  {
+    auto c = client();
+    ASSERT_EQ(c.request("/hello.txt")->status, 200);        // never: not recorded
+    ASSERT_EQ(c.request("/nope")->status, 404);             // a 404 is no error: not recorded
+    ASSERT_EQ(c.request("/docs/index.html")->status, 200);  // the path rule: recorded
+  }
+  {
+    // A download the client abandons is cut short: an error, recorded though never sampled.
+    auto c = client(16 * 1024);
+    ASSERT_TRUE(c.send("GET /f" + std::to_string(kBig) + ".bin HTTP/1.1\r\nHost: h\r\n\r\n"));
+    char buf[4096];
+    ASSERT_GT(c.recv_some(buf, sizeof buf, 0), 0);
+    c.reset();
+  }
+  // The server sees the reset on its next send; its spans are queued when the response ends.
+  std::map<std::string, nlohmann::json> all;
+  for (int i = 0; i < 200 && all.size() < 3; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    all = spans(trace);
+  }
+  EXPECT_EQ(server_->terminate(), 0) << server_->log();
+  all = spans(trace);
+  std::map<std::string, int> paths;
+  int errors = 0;
+  for (const auto& [id, s] : all) {
+    if (s.at("name") != "transfer") ++paths[attr(s, "url.path")];
+    if (s.at("status").at("code") == 2) ++errors;
+  }
+  EXPECT_EQ(paths.size(), 2u) << all.size();
+  EXPECT_EQ(paths["/docs/index.html"], 1);
+  EXPECT_EQ(paths["/f" + std::to_string(kBig) + ".bin"], 1);
+  EXPECT_GE(errors, 1);  // the abandoned download's server span (and its transfer span)
 }
 
 }  // namespace

@@ -78,6 +78,31 @@ class Sampler {
   std::chrono::steady_clock::time_point refilled_{};
 };
 
+// A --trace-sample spec: a Sampler for new traces, then rules, all comma-separated:
+//   errors          record every request that ends in an error, whatever the samplers said
+//   slower:T        record every request slower than T ("250ms", "2s"; a bare number is seconds)
+//   path:PREFIX=S   a new trace whose path starts with PREFIX is sampled by S (first match wins)
+// e.g. "ratio:0.01,errors,slower:500ms,path:/api/=ratio:0.5". The first item may itself be a
+// rule; the Sampler is then "never".
+class TracePolicy {
+ public:
+  static Result<TracePolicy> parse(std::string_view spec);
+  bool sample_root(std::string_view path, const TraceId& id,
+                   std::chrono::steady_clock::time_point now) noexcept;
+  // Whether a request the samplers left out is still recorded once it is over.
+  bool keeps_tails() const noexcept { return errors_ || slower_.count() > 0; }
+  bool keep(bool error, std::chrono::nanoseconds took) const noexcept {
+    return (errors_ && error) || (slower_.count() > 0 && took > slower_);
+  }
+  std::string describe() const;
+
+ private:
+  Sampler base_;
+  std::vector<std::pair<std::string, Sampler>> paths_;
+  bool errors_ = false;
+  std::chrono::nanoseconds slower_{0};  // 0: no rule
+};
+
 // One finished operation. Times are Unix-epoch nanoseconds.
 struct Span {
   TraceId trace_id{};
@@ -98,7 +123,7 @@ std::string otlp_json(const std::vector<Span>& spans, std::string_view service);
 
 struct TracerOptions {
   std::string file;                // "-": standard output
-  std::string sample = "always";   // a Sampler spec
+  std::string sample = "always";   // a TracePolicy spec
   std::string service = "zcnet";   // resource attribute service.name
   std::size_t queue_spans = 8192;  // spans waiting to be written; more are dropped and counted
 };
@@ -112,8 +137,9 @@ class Tracer {
   Tracer& operator=(const Tracer&) = delete;
 
   // The context of a new server span: the parent's trace (and its sampled flag) when there is a
-  // parent, else a new trace sampled by the Sampler.
-  TraceContext start(const std::optional<TraceContext>& parent);
+  // parent, else a new trace sampled by the policy (`path`: the request's, for path rules).
+  TraceContext start(const std::optional<TraceContext>& parent, std::string_view path = {});
+  const TracePolicy& policy() const noexcept { return policy_; }
   // Queues a finished span (any thread); false if the queue was full and it was dropped.
   bool emit(Span span);
   // Blocks until every span queued so far is written.
@@ -124,11 +150,11 @@ class Tracer {
   const TracerOptions& options() const noexcept { return options_; }
 
  private:
-  Tracer(TracerOptions options, Sampler sampler, UniqueFd fd);
+  Tracer(TracerOptions options, TracePolicy policy, UniqueFd fd);
   void drain();
 
   TracerOptions options_;
-  Sampler sampler_;
+  TracePolicy policy_;
   UniqueFd fd_;
   std::mutex mu_;
   std::condition_variable cv_;  // work for the writer, or a flush finished

@@ -117,6 +117,37 @@ TEST(Sampler, RateKeepsAtMostNPerSecond) {
   EXPECT_LE(zero_kept, 1);  // the bucket starts with one token, and never refills
 }
 
+TEST(TracePolicy, RulesParseAndApply) {
+  const auto now = std::chrono::steady_clock::now();
+  auto p = TracePolicy::parse("ratio:0,errors,slower:250ms,path:/api/=always").value();
+  EXPECT_EQ(p.describe(), "ratio:0,errors,slower:250ms,path:/api/=always");
+  EXPECT_TRUE(p.keeps_tails());
+  const TraceId id = random_trace_id();
+  EXPECT_TRUE(p.sample_root("/api/v1/x", id, now));  // the path rule's sampler
+  EXPECT_FALSE(p.sample_root("/static/a.css", id, now));
+  EXPECT_TRUE(p.keep(true, 1ms));
+  EXPECT_TRUE(p.keep(false, 251ms));
+  EXPECT_FALSE(p.keep(false, 249ms));
+  auto only_rules = TracePolicy::parse("slower:2s").value();  // no sampler: never, plus the rule
+  EXPECT_FALSE(only_rules.sample_root("/", id, now));
+  EXPECT_FALSE(only_rules.keep(true, 1s));
+  EXPECT_TRUE(only_rules.keep(false, 3s));
+  auto plain = TracePolicy::parse("always").value();
+  EXPECT_FALSE(plain.keeps_tails());
+  EXPECT_FALSE(plain.keep(true, 100s));
+}
+
+TEST(TracePolicy, BadRulesAreRefusedWithTheItem) {
+  for (const char* bad : {"always,sometimes", "always,slower:", "always,slower:-1s",
+                          "always,slower:fast", "always,path:/a", "always,path:=always",
+                          "always,path:/a=maybe", "errors,always"}) {
+    auto p = TracePolicy::parse(bad);
+    ASSERT_FALSE(p) << bad;
+    EXPECT_NE(p.error().message().find("trace sampler"), std::string::npos)
+        << p.error().message();
+  }
+}
+
 std::string temp_path(const char* name) {
   return std::string(::testing::TempDir()) + name + std::to_string(::getpid());
 }
