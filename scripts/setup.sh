@@ -29,6 +29,20 @@ if ((${#missing[@]})); then
 fi
 echo "setup: all ${#packages[@]} packages present"
 
+# promtool, which the metrics tests run over every exposition: Debian's prometheus package holds
+# it, and installing that package would also install (and try to start) a Prometheus server, so
+# the binary is taken out of the downloaded package into build/tools instead.
+cd "$(dirname "$0")/.."
+if [ ! -x build/tools/promtool ]; then
+  tmp=$(mktemp -d)
+  (cd "$tmp" && apt-get download -qq prometheus 2>/dev/null ||
+    { ${sudo:-} apt-get update -qq && apt-get download -qq prometheus; })
+  dpkg-deb -x "$tmp"/prometheus_*.deb "$tmp/x"
+  install -D -m 755 "$tmp/x/usr/bin/promtool" build/tools/promtool
+  rm -rf "$tmp"
+fi
+echo "setup: $(build/tools/promtool --version 2>&1 | head -1)"
+
 # Python package: a venv in build/venv with the build and test tools from PyPI
 # (scikit-build-core + nanobind build the extension; pytest, pytest-asyncio, uvloop test it).
 venv=build/venv

@@ -197,6 +197,9 @@ class Connection {
   Choice body_choice(const Response& r) const;
   Transfer body_transfer(const Response& r, const Choice& choice, const SentNow& now);
   Sent body_sent(const Response& r, StrategyKind how, std::uint64_t bytes, const Error* error);
+  // The zero-copy ledger's share of a finished transfer: its body bytes by whether user space
+  // copied them, the kernel's zero-copy notifications, and the fallback it took, if any.
+  void account(const Response& r, const SentNow& now, const Transfer& t);
 
   // ---- account: the access log and metrics; keep what a pipelining client sent after it ----
   void finish(Response& r, const Sent& sent);
@@ -360,6 +363,8 @@ Writes Connection::write_now(const Response& r) {
 
 Sent Connection::written(const Response& r, const Writes& wr) {
   if (wr.sent != wr.want) keep = linger = false;
+  if (r.single_write && wr.sent > r.plan.head_bytes)  // the body was read into the buffer
+    w_.metrics().body(StrategyKind::ReadWrite, wr.sent - r.plan.head_bytes, 0);
   return {wr.sent,
           r.single_write ? static_cast<std::size_t>(StrategyKind::ReadWrite) : kHeadersOnly};
 }
@@ -457,6 +462,16 @@ void Connection::end_trace(const Response& r, const Sent& sent, Clock::duration 
   (void)t.emit(std::move(s));
 }
 
+void Connection::account(const Response& r, const SentNow& now, const Transfer& t) {
+  const Stats& s = t.stats();
+  const std::uint64_t head_rest = r.plan.head_bytes - now.head;  // the transfer sent it first
+  const std::uint64_t body = s.bytes > head_rest ? s.bytes - head_rest : 0;
+  const std::uint64_t copied = std::min(s.bytes_copied_user, body);
+  const Choice& c = t.choice();
+  w_.metrics().body(c.strategy, copied, body - copied, s.zc_completions, s.zc_copied);
+  if (c.fell_back_from) w_.metrics().fell_back(*c.fell_back_from, c.strategy, c.fallback_errno);
+}
+
 void Connection::finish(Response& r, const Sent& sent) {
   r.plan.file.reset();
   r.plan.cached.reset();
@@ -543,6 +558,7 @@ Task<After> serve_busy(Worker& w, ConnState& state, UniqueFd& fd, Session& sessi
       if (choice.strategy == StrategyKind::Sendfile)  // what the socket takes at once, now
         now = send_file_now(sock, c.head(response), response.plan.body_fd(), response.plan.offset,
                             response.plan.length);
+      if (now.body) w.metrics().body(StrategyKind::Sendfile, 0, now.body);
       if (now.error || now.finished(response.plan.head_bytes, response.plan.length)) {
         sent = c.body_sent(response, choice.strategy, now.head + now.body,
                            now.error ? &*now.error : nullptr);
@@ -554,6 +570,7 @@ Task<After> serve_busy(Worker& w, ConnState& state, UniqueFd& fd, Session& sessi
         const IoOptions io(token);  // named: no temporaries inside co_await (loop.hpp)
         auto r = co_await transfer(loop, t, io, o.step_budget);
         state.sending = nullptr;
+        c.account(response, now, t);
         if (response.traced) response.traced->choice = t.choice();
         sent = c.body_sent(response, t.choice().strategy, now.head + now.body + t.stats().bytes,
                            r ? nullptr : &r.error());

@@ -10,6 +10,8 @@
 
 #include <chrono>
 #include <cstdlib>
+#include <filesystem>
+#include <fstream>
 #include <optional>
 #include <string>
 #include <thread>
@@ -89,6 +91,36 @@ inline std::optional<int> wait_exit_within(pid_t pid, std::chrono::milliseconds 
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
+}
+
+// promtool (Debian's prometheus package): scripts/setup.sh extracts it into build/tools, next to
+// the build directory that holds ZCNET_CLI; else the one on PATH. Empty if there is none.
+inline std::string promtool() {
+  namespace fs = std::filesystem;
+  const fs::path built = fs::path(cli()).parent_path().parent_path() / "tools" / "promtool";
+  if (::access(built.c_str(), X_OK) == 0) return built.string();
+  for (const char* dir : {"/usr/bin", "/usr/local/bin"}) {
+    const std::string p = std::string(dir) + "/promtool";
+    if (::access(p.c_str(), X_OK) == 0) return p;
+  }
+  return {};
+}
+
+// `promtool check metrics` over `exposition` (on its stdin): its exit code and what it said.
+struct Checked {
+  std::optional<int> code;
+  std::string said;
+};
+inline Checked promtool_check_metrics(const std::string& tool, const std::string& exposition) {
+  const std::string path =
+      std::string(::testing::TempDir()) + "exposition-" + std::to_string(::getpid()) + ".txt";
+  std::ofstream(path) << exposition;
+  Child c = spawn({"/bin/sh", "-c", "exec \"$0\" check metrics < \"$1\"", tool, path});
+  Checked r;
+  r.code = wait_exit_within(c.pid, std::chrono::seconds(30));
+  r.said = read_all(c.out.get()) + read_all(c.err.get());
+  ::unlink(path.c_str());
+  return r;
 }
 
 // Reads recv's "listening on port N" line from its stderr.

@@ -4,6 +4,7 @@
 #include <sstream>
 #include <thread>
 
+#include "cli_process.hpp"
 #include "http_fixture.hpp"
 #include "zcnet/sys/capabilities.hpp"
 
@@ -135,6 +136,66 @@ TEST_P(HttpMetrics, DefaultChoice_SendfileUpToTwoMebibytesThenTheCachedMapping) 
       << text;
   EXPECT_EQ(m["zcnet_http_response_bytes_total{strategy=\"mmap\"}"], static_cast<double>(by_mmap))
       << text;
+  // The ledger counts bodies only: neither went through a user-space buffer.
+  EXPECT_EQ(m["zcnet_transfer_bytes_not_copied_total{strategy=\"sendfile\"}"], 65537 + (1 << 20))
+      << text;
+  EXPECT_EQ(m["zcnet_transfer_bytes_copied_total{strategy=\"sendfile\"}"], 0) << text;
+  EXPECT_EQ(m["zcnet_transfer_bytes_not_copied_total{strategy=\"mmap\"}"], kBig) << text;
+  EXPECT_EQ(m["zcnet_transfer_bytes_copied_total{strategy=\"mmap\"}"], 0) << text;
+}
+
+// promtool accepts the whole exposition, with every family present: statuses, strategies, the
+// ledger, tracing and the process metrics.
+TEST_P(HttpMetrics, Exposition_PromtoolAcceptsIt) {
+  const std::string tool = promtool();
+  if (tool.empty()) GTEST_SKIP() << "no promtool (scripts/setup.sh puts it in build/tools)";
+  start({"--metrics", "127.0.0.1:0", "--trace-file", base_ + "/spans.jsonl"});
+  ASSERT_NE(metrics_port(), 0) << server_->log();
+  {
+    auto c = client();
+    for (const char* path : {"/hello.txt", "/nope", "/f65537.bin", "/f5242880.bin"})
+      ASSERT_TRUE(c.request(path)) << path;
+  }
+  std::string text;
+  (void)scrape(&text);
+  EXPECT_NE(text.find("zcnet_transfer_bytes_not_copied_total"), std::string::npos) << text;
+  EXPECT_NE(text.find("zcnet_trace_spans_total"), std::string::npos) << text;
+  const Checked r = promtool_check_metrics(tool, text);
+  ASSERT_TRUE(r.code);
+  EXPECT_EQ(*r.code, 0) << r.said << "\n" << text;
+}
+
+// The zero-copy ledger under forced strategies: read-write copies every body byte; MSG_ZEROCOPY
+// from a file reads it into a buffer first (copied), and on loopback the kernel flags every
+// notification "copied anyway", which the ledger reports as such.
+TEST_P(HttpMetrics, Ledger_CopiedBytesAndTheKernelsZeroCopyVerdicts) {
+  start({"--metrics", "127.0.0.1:0", "--strategy", "read-write"});
+  ASSERT_NE(metrics_port(), 0) << server_->log();
+  auto get = [](const std::string& target) {
+    return "GET " + target + " HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n";
+  };
+  ASSERT_GT(bytes_of(get("/f65537.bin")), 65537u);
+  ASSERT_GT(bytes_of(get("/f5242880.bin")), kBig);
+  std::string text;
+  auto m = scrape(&text);
+  EXPECT_EQ(m["zcnet_transfer_bytes_copied_total{strategy=\"read-write\"}"], 65537 + kBig) << text;
+  EXPECT_EQ(m["zcnet_transfer_bytes_not_copied_total{strategy=\"read-write\"}"], 0) << text;
+  EXPECT_EQ(server_->terminate(), 0);
+
+  if (!Capabilities::probe().msg_zerocopy) GTEST_SKIP() << "no MSG_ZEROCOPY here";
+  start({"--metrics", "127.0.0.1:0", "--strategy", "msg-zerocopy"});
+  ASSERT_NE(metrics_port(), 0) << server_->log();
+  ASSERT_GT(bytes_of(get("/f5242880.bin")), kBig);
+  m = scrape(&text);
+  EXPECT_EQ(m["zcnet_transfer_bytes_copied_total{strategy=\"msg-zerocopy\"}"], kBig) << text;
+  const double flagged =
+      m["zcnet_transfer_zerocopy_completions_total{strategy=\"msg-zerocopy\",kernel_copied="
+        "\"true\"}"];
+  const double clean =
+      m["zcnet_transfer_zerocopy_completions_total{strategy=\"msg-zerocopy\",kernel_copied="
+        "\"false\"}"];
+  EXPECT_GT(flagged, 0) << text;  // loopback copies every zero-copy send
+  EXPECT_EQ(clean, 0) << text;
 }
 
 // --local-sendfile-max moves that line: at 8M the 5 MiB body goes by sendfile too, at 0 the

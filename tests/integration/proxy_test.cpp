@@ -15,6 +15,7 @@
 #include <fstream>
 #include <future>
 
+#include "cli_process.hpp"
 #include "proxy/proxy_protocol.hpp"
 #include "proxy_fixture.hpp"
 
@@ -614,6 +615,27 @@ TEST_P(ProxyTest, ReloadKeepsConnectionsInFlightOnTheOldUpstream) {
   moved.listeners[0].listen = "127.0.0.1:1";
   EXPECT_FALSE(p->proxy().reload(moved));
   EXPECT_EQ(p->proxy().generation(), 1u);
+}
+
+// promtool accepts the proxy's exposition after a relayed connection (per upstream, per path).
+TEST_P(ProxyTest, MetricsExposition_PromtoolAcceptsIt) {
+  const std::string tool = promtool();
+  if (tool.empty()) GTEST_SKIP() << "no promtool (scripts/setup.sh puts it in build/tools)";
+  Upstream up([](int fd, std::size_t) {
+    const Got req = read_to_end(fd);
+    if (req.bytes == 5000) (void)write_all(fd, pattern(300000, 3));
+  });
+  auto p = start(options({up.address()}));
+  UniqueFd c = connect_loopback(p->port());
+  ASSERT_EQ(write_all(c.get(), pattern(5000, 1)), 0);
+  ::shutdown(c.get(), SHUT_WR);
+  EXPECT_EQ(read_to_end(c.get()).bytes, 300000u);
+  ASSERT_TRUE(eventually([&] { return p->metric("zcnet_proxy_closed_total") >= 0; }));
+  const std::string text = p->metrics();
+  EXPECT_NE(text.find("zcnet_proxy_"), std::string::npos) << text;
+  const Checked r = promtool_check_metrics(tool, text);
+  ASSERT_TRUE(r.code);
+  EXPECT_EQ(*r.code, 0) << r.said << "\n" << text;
 }
 
 TEST_P(ProxyTest, IdleTimeoutClosesASilentConnection) {

@@ -22,6 +22,10 @@
 #include "zcnet/sys/fd.hpp"
 #include "zcnet/transfer/strategy.hpp"
 
+namespace zcnet {
+class PrometheusText;
+}
+
 namespace zcnet::http {
 
 struct ServerOptions {
@@ -124,6 +128,7 @@ class Server {
 
  private:
   explicit Server(std::shared_ptr<const Site> site);
+  void write_ledger(PrometheusText& p) const;
   mutable std::mutex mu_;  // guards site_ and metrics_ (reload, worker start, scrape)
   std::shared_ptr<const Site> site_;
   std::vector<std::unique_ptr<WorkerMetrics>> metrics_;
