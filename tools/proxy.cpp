@@ -18,26 +18,30 @@ namespace zcnet::cli {
 
 namespace {
 
-// The proxy's options with the access log opened (the Config keeps its own dup).
-proxy::ProxyOptions open_options(ProxySetup s, UniqueFd& log) {
+// The proxy's options with the access log opened (the Config keeps its own dup) and `tracer`
+// attached.
+proxy::ProxyOptions open_options(ProxySetup s, UniqueFd& log, std::shared_ptr<Tracer> tracer) {
   if (!s.access_log.empty()) {
     log.reset(::open(s.access_log.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644));
     if (!log) fail(last_error("open access log", s.access_log));
   }
   s.options.access_log_fd = log.get();
+  s.options.tracer = std::move(tracer);
   return std::move(s.options);
 }
 
-void reload(const ProxyCommandLine& line, const ProxySetup& started, proxy::Proxy& p) {
+void reload(const ProxyCommandLine& line, const ProxySetup& started, proxy::Proxy& p,
+            const std::shared_ptr<Tracer>& tracer) {
   try {
     ProxySetup s = effective_proxy_setup(line);
     if (s.workers != started.workers || s.backend != started.backend ||
-        s.metrics != started.metrics)
+        s.metrics != started.metrics || s.trace_file != started.trace_file ||
+        s.trace_sample != started.trace_sample)
       fmt::print(stderr,
-                 "zcnet proxy: reload: workers, backend and metrics keep their values until a "
-                 "restart\n");
+                 "zcnet proxy: reload: workers, backend, metrics, trace-file and trace-sample "
+                 "keep their values until a restart\n");
     UniqueFd log;
-    auto r = p.reload(open_options(std::move(s), log));
+    auto r = p.reload(open_options(std::move(s), log, tracer));
     if (!r) fail(r.error());
     fmt::print(stderr, "zcnet proxy: reloaded (generation {})\n", p.generation());
   } catch (const std::exception& e) {
@@ -62,10 +66,13 @@ void run_proxy(const ProxyCommandLine& line) {
     if (!uring_backend_available())
       fail(Error(ENOSYS, "--path uring-splice", "io_uring is not available here"));
   }
+  std::shared_ptr<Tracer> tracer;
+  if (!setup.trace_file.empty())
+    tracer = check(Tracer::open({.file = setup.trace_file, .sample = setup.trace_sample}));
   std::unique_ptr<proxy::Proxy> p;
   {
     UniqueFd log;
-    p = check(proxy::Proxy::open(open_options(setup, log)));
+    p = check(proxy::Proxy::open(open_options(setup, log, tracer)));
   }
 
   // Per worker, one listener for each configured address; port 0 becomes the first one's port.
@@ -101,7 +108,7 @@ void run_proxy(const ProxyCommandLine& line) {
         fmt::print(stderr, "zcnet proxy: shutting down (a second signal stops at once)\n");
         group.request_shutdown();
       },
-      [&group] { group.stop(); }, [&] { reload(line, setup, *p); });
+      [&group] { group.stop(); }, [&] { reload(line, setup, *p, tracer); });
   for (std::size_t i = 0; i < ports.size(); ++i)
     fmt::print(stderr, "zcnet proxy: listening on port {} ({} upstream(s))\n", ports[i],
                setup.options.listeners[i].upstreams.size());

@@ -186,6 +186,10 @@ void read_config(const std::string& path, ProxySetup& s, ProxyArgs& top) {
       top.metrics = r.str(v, key);
     } else if (key == "access-log") {
       top.access_log = r.str(v, key);
+    } else if (key == "trace-file") {
+      top.trace_file = r.str(v, key);
+    } else if (key == "trace-sample") {
+      top.trace_sample = r.str(v, key);
     } else if (key == "max-pipes") {
       top.max_pipes = r.whole(v, key);
     } else if (key == "pipe-size") {
@@ -264,6 +268,13 @@ void add_proxy_options(CLI::App* cmd, ProxyCommandLine& line) {
                   "ADDR:PORT serving Prometheus metrics at /metrics (port 0: any)");
   cmd->add_option("--access-log", a.access_log,
                   "append one line per connection to this file (reopened on SIGHUP)");
+  cmd->add_option("--trace-file", a.trace_file,
+                  "append a span per relayed connection to this file as OTLP/HTTP JSON lines ('-': "
+                  "standard output); nothing is added to the relayed bytes");
+  cmd->add_option("--trace-sample", a.trace_sample,
+                  "which connections to record: always, never, ratio:P or rate:N, then optional "
+                  "rules: errors (resets, errors, no upstream), slower:T (connection lifetime)")
+      ->capture_default_str();
   cmd->add_option("--send-proxy", a.send_proxy,
                   "send a PROXY protocol header (v1 or v2) to the upstream first")
       ->capture_default_str();
@@ -302,6 +313,8 @@ ProxySetup effective_proxy_setup(const ProxyCommandLine& line) {
   ZCNET_TAKE("grace", grace);
   ZCNET_TAKE("metrics", metrics);
   ZCNET_TAKE("access-log", access_log);
+  ZCNET_TAKE("trace-file", trace_file);
+  ZCNET_TAKE("trace-sample", trace_sample);
   ZCNET_TAKE("max-pipes", max_pipes);
   ZCNET_TAKE("pipe-size", pipe_size);
   ZCNET_TAKE("notsent-lowat", notsent_lowat);
@@ -335,6 +348,8 @@ ProxySetup effective_proxy_setup(const ProxyCommandLine& line) {
   s.backend = a.backend;
   s.metrics = a.metrics;
   s.access_log = a.access_log;
+  s.trace_file = a.trace_file;
+  s.trace_sample = a.trace_sample;
   proxy::ProxyOptions& o = s.options;
   o.path = path_named(a.path);
   o.max_connections = a.max_connections;

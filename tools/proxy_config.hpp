@@ -38,6 +38,8 @@ struct ProxyArgs {
   bool mirror_both_ways = false;
   std::string metrics;
   std::string access_log;
+  std::string trace_file;               // OTLP-JSON spans, one per connection; "-": stdout
+  std::string trace_sample = "always";  // a sampler, then rules (TracePolicy in trace.hpp)
   std::string send_proxy = "none";
   std::size_t max_pipes = 4096;
   std::string pipe_size = "1M";
@@ -59,6 +61,8 @@ struct ProxySetup {
   std::string backend;
   std::string metrics;
   std::string access_log;
+  std::string trace_file;
+  std::string trace_sample;
   proxy::ProxyOptions options;
 };
 

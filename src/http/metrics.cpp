@@ -133,13 +133,7 @@ void Server::write_metrics(std::string& out) const {
   p.family("zcnet_http_config_generation", "gauge", "Configuration reloads applied (SIGHUP).");
   p.sample("zcnet_http_config_generation", {}, generation());
   write_ledger(p);
-  if (const Tracer* t = site()->options().tracer.get()) {
-    p.family("zcnet_trace_spans_total", "counter",
-             "Spans handed to the trace file (written), or lost: the queue to its writer thread "
-             "was full or the write failed (dropped).");
-    p.sample("zcnet_trace_spans_total", {{"outcome", "written"}}, t->spans_written());
-    p.sample("zcnet_trace_spans_total", {{"outcome", "dropped"}}, t->spans_dropped());
-  }
+  if (const Tracer* t = site()->options().tracer.get()) write_trace_metrics(p, *t);
   write_process_metrics(p);
 }
 

@@ -7,10 +7,12 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <charconv>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <random>
+
+#include "zcnet/observe/prometheus.hpp"
 
 namespace zcnet {
 
@@ -428,6 +430,14 @@ void Tracer::drain() {
     done_ += batch.size();
     cv_.notify_all();
   }
+}
+
+void write_trace_metrics(PrometheusText& p, const Tracer& t) {
+  p.family("zcnet_trace_spans_total", "counter",
+           "Spans handed to the trace file (written), or lost: the queue to its writer thread was "
+           "full or the write failed (dropped).");
+  p.sample("zcnet_trace_spans_total", {{"outcome", "written"}}, t.spans_written());
+  p.sample("zcnet_trace_spans_total", {{"outcome", "dropped"}}, t.spans_dropped());
 }
 
 }  // namespace zcnet

@@ -108,6 +108,14 @@ Task<void> proxy_connection(Worker& w, std::size_t listener, UniqueFd client) {
   state.last_progress = began;
   const CancelToken token = state.cancel.token();
   w.metrics().accepted.add();
+  // Tracing: a new trace per connection (raw TCP carries no traceparent); its start time is
+  // read only when the span may be recorded.
+  std::optional<TraceContext> trace;
+  std::uint64_t began_ns = 0;
+  if (o.tracer) {
+    trace = o.tracer->start(std::nullopt);
+    if (trace->sampled() || o.tracer->policy().keeps_tails()) began_ns = unix_nanos();
+  }
 
   sockaddr_storage peer{}, local{};
   socklen_t len = sizeof peer;
@@ -196,12 +204,32 @@ Task<void> proxy_connection(Worker& w, std::size_t listener, UniqueFd client) {
   }
 
   w.metrics().closed[static_cast<std::size_t>(how)].add();
+  const auto took = Clock::now() - began;
+  if (began_ns) {
+    const bool failed = how == Close::Reset || how == Close::NoUpstream || how == Close::Error;
+    if (trace->sampled() || o.tracer->policy().keep(failed, took)) {
+      Span s{.trace_id = trace->trace_id, .span_id = trace->span_id, .name = "relay"};
+      s.start_ns = began_ns;
+      s.end_ns = unix_nanos();
+      s.error = failed;
+      s.strings = {{"client.address", describe(peer)},
+                   {"zcnet.listener", lc.options.name},
+                   {"server.address", chosen ? chosen->address.name : std::string("-")},
+                   {"zcnet.path_up", path_name(c2u, splice)},
+                   {"zcnet.path_down", path_name(u2c, splice)},
+                   {"zcnet.close", std::string(to_string(how))}};
+      s.numbers = {{"zcnet.bytes_up", static_cast<std::int64_t>(c2u.bytes())},
+                   {"zcnet.bytes_down", static_cast<std::int64_t>(u2c.bytes())}};
+      (void)o.tracer->emit(std::move(s));
+    }
+  }
   if (config->access_log_fd() >= 0) {
-    const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - began);
-    w.log_line(fmt::format("{} {} {} up={}/{} down={}/{} {}ms {}\n", describe(peer),
+    const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(took);
+    w.log_line(fmt::format("{} {} {} up={}/{} down={}/{} {}ms {}{}{}\n", describe(peer),
                            lc.options.name, chosen ? chosen->address.name : "-", c2u.bytes(),
                            path_name(c2u, splice), u2c.bytes(), path_name(u2c, splice), ms.count(),
-                           to_string(how)));
+                           to_string(how), trace ? " trace=" : "",
+                           trace ? hex(trace->trace_id) : std::string()));
   }
 }
 

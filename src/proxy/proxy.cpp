@@ -307,6 +307,7 @@ void Proxy::write_metrics(std::string& out) const {
                     {"direction", ways[w]},
                     {"path", paths[k]}},
                    u.state->bytes[w][k].load(std::memory_order_relaxed));
+  if (const Tracer* t = config_->options().tracer.get()) write_trace_metrics(p, *t);
 }
 
 namespace {

@@ -14,6 +14,9 @@
 #include <cstring>
 #include <fstream>
 #include <future>
+#include <iterator>
+#include <map>
+#include <nlohmann/json.hpp>
 
 #include "cli_process.hpp"
 #include "proxy/proxy_protocol.hpp"
@@ -615,6 +618,64 @@ TEST_P(ProxyTest, ReloadKeepsConnectionsInFlightOnTheOldUpstream) {
   moved.listeners[0].listen = "127.0.0.1:1";
   EXPECT_FALSE(p->proxy().reload(moved));
   EXPECT_EQ(p->proxy().generation(), 1u);
+}
+
+// --trace-file: one span per relayed connection, with what moved each way and how it ended, and
+// its trace id at the end of the access-log line.
+TEST_P(ProxyTest, EachConnectionIsOneSpan_TraceIdInTheAccessLog) {
+  Upstream up([](int fd, std::size_t) {
+    const Got req = read_to_end(fd);
+    if (req.bytes == 5000) (void)write_all(fd, pattern(300000, 3));
+  });
+  const std::string dir = ::testing::TempDir();
+  const std::string spans = dir + "proxy-spans-" + std::to_string(::getpid()) + ".jsonl";
+  const std::string log = dir + "proxy-log-" + std::to_string(::getpid()) + ".txt";
+  ::unlink(spans.c_str());
+  ::unlink(log.c_str());
+  UniqueFd log_fd(::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644));
+  ASSERT_TRUE(log_fd);
+  auto o = options({up.address()});
+  o.tracer = Tracer::open({.file = spans}).value();
+  o.access_log_fd = log_fd.get();
+  auto p = start(o);
+  for (int i = 0; i < 2; ++i) {
+    UniqueFd c = connect_loopback(p->port());
+    ASSERT_EQ(write_all(c.get(), pattern(5000, 1)), 0);
+    ::shutdown(c.get(), SHUT_WR);
+    EXPECT_EQ(read_to_end(c.get()).bytes, 300000u);
+  }
+  ASSERT_TRUE(eventually([&] { return p->metric("zcnet_proxy_closed_total{how=\"done\"}") == 2; }));
+  p->stop();  // the workers flush their access-log lines
+  o.tracer->flush();
+  std::vector<nlohmann::json> all;
+  std::ifstream in(spans);
+  for (std::string line; std::getline(in, line);) {
+    const nlohmann::json doc = nlohmann::json::parse(line);
+    for (const auto& s : doc.at("resourceSpans").at(0).at("scopeSpans").at(0).at("spans"))
+      all.push_back(s);
+  }
+  ASSERT_EQ(all.size(), 2u);
+  EXPECT_NE(all[0]["traceId"], all[1]["traceId"]);
+  std::ifstream lin(log);
+  const std::string lines((std::istreambuf_iterator<char>(lin)), std::istreambuf_iterator<char>());
+  for (const auto& s : all) {
+    EXPECT_EQ(s["name"], "relay");
+    std::map<std::string, std::string> a;
+    for (const auto& kv : s["attributes"]) {
+      const auto& v = kv["value"];
+      a[kv["key"]] = v.contains("stringValue") ? v["stringValue"].get<std::string>()
+                                               : v["intValue"].get<std::string>();
+    }
+    EXPECT_EQ(a["zcnet.bytes_up"], "5000");
+    EXPECT_EQ(a["zcnet.bytes_down"], "300000");
+    EXPECT_EQ(a["zcnet.close"], "done");
+    EXPECT_EQ(a["server.address"], up.address());
+    EXPECT_FALSE(a["zcnet.path_down"].empty());
+    EXPECT_EQ(s["status"]["code"], 0);
+    EXPECT_NE(lines.find("trace=" + s["traceId"].get<std::string>()), std::string::npos) << lines;
+  }
+  ::unlink(spans.c_str());
+  ::unlink(log.c_str());
 }
 
 // promtool accepts the proxy's exposition after a relayed connection (per upstream, per path).

@@ -168,4 +168,8 @@ class Tracer {
   std::thread writer_;
 };
 
+class PrometheusText;
+// zcnet_trace_spans_total{outcome="written"|"dropped"}: what `t` wrote and lost.
+void write_trace_metrics(PrometheusText& p, const Tracer& t);
+
 }  // namespace zcnet

@@ -26,6 +26,7 @@
 
 #include "zcnet/loop/loop.hpp"
 #include "zcnet/loop/task.hpp"
+#include "zcnet/observe/trace.hpp"
 #include "zcnet/sys/error.hpp"
 #include "zcnet/sys/fd.hpp"
 
@@ -118,6 +119,9 @@ struct ProxyOptions {
   // a sink takes more bytes only while fewer than this wait unsent in it (docs/proxy.md).
   std::uint32_t notsent_lowat = 64 * 1024;
   int access_log_fd = -1;  // one line per connection, buffered per worker; the Config keeps a dup
+  // Connection tracing (null: off): a span per relayed connection (raw TCP: nothing is injected
+  // into the stream), its trace id at the end of the access-log line.
+  std::shared_ptr<Tracer> tracer;
 };
 
 class Config;          // one generation: the options, resolved upstream pools, mirror targets
