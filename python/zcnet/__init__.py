@@ -295,6 +295,8 @@ class Proxy(_LoopThreadsHandle):
         health_path: str = "",
         send_proxy: str = "none",
         mirror: str = "",
+        trace_file: str = "",
+        trace_sample: str = "always",
     ) -> None:
         self._grace = grace
         self._impl = _zcnet.Proxy(
@@ -312,6 +314,8 @@ class Proxy(_LoopThreadsHandle):
             health_path,
             send_proxy,
             mirror,
+            str(trace_file),
+            trace_sample,
         )
 
     def metrics(self) -> str:

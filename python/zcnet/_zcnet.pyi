@@ -127,7 +127,7 @@ class StaticServer:
 class Proxy:
     """zcnet's TCP proxy (zcnet::proxy) on its own loop threads."""
 
-    def __init__(self, host: str, port: int, upstreams: str | Iterable[str | tuple[str] | tuple[str, int] | tuple[str, int, bool]], balance: str, workers: int, path: str, max_connections: int, connect_timeout: float, idle_timeout: float, grace: float, health_interval: float, health_path: str, send_proxy: str, mirror: str) -> None: ...
+    def __init__(self, host: str, port: int, upstreams: str | Iterable[str | tuple[str] | tuple[str, int] | tuple[str, int, bool]], balance: str, workers: int, path: str, max_connections: int, connect_timeout: float, idle_timeout: float, grace: float, health_interval: float, health_path: str, send_proxy: str, mirror: str, trace_file: str, trace_sample: str) -> None: ...
 
     def start(self) -> None:
         """Start the worker threads."""

@@ -374,6 +374,8 @@ async def start_proxy(
     health_path: str = "",
     send_proxy: str = "none",
     mirror: str = "",
+    trace_file: str = "",
+    trace_sample: str = "always",
 ) -> AsyncProxy:
     """Start zcnet's C++ TCP proxy (the gateway ``zcnet proxy`` runs) on ``host``:``port``
     (port 0: an ephemeral one, see ``.port``) on ``workers`` zcnet loop threads of its own, and
@@ -397,6 +399,8 @@ async def start_proxy(
     ``health_path``: check by HTTP GET of this path instead of a TCP connect. ``send_proxy``:
     "none", "v1" or "v2" (a PROXY protocol header to the upstream first). ``mirror``: "" (none),
     "tcp:HOST:PORT" or "file:PATH", receiving a copy of every client -> upstream byte.
+    ``trace_file``: "" (none), a path or "-" (standard output) receiving a span per connection as
+    OTLP/HTTP JSON lines, sampled by ``trace_sample`` (as ``zcnet proxy --trace-sample``).
 
     A bad name raises ValueError (TypeError for a malformed upstream); what the proxy itself
     rejects (no upstream, an address that does not resolve, a weight out of range, a mirror it
@@ -420,5 +424,7 @@ async def start_proxy(
         health_path=health_path,
         send_proxy=send_proxy,
         mirror=mirror,
+        trace_file=trace_file,
+        trace_sample=trace_sample,
     ).start()
     return AsyncProxy(proxy)

@@ -139,6 +139,38 @@ async def test_proxy_relays_bytes_both_ways_byte_exact(size, path):
 
 
 @pytest.mark.asyncio
+async def test_proxy_traces_each_connection(tmp_path):
+    """trace_file: one span per relayed connection, with the bytes each way and how it ended."""
+    import json
+
+    async def body() -> None:
+        payload = os.urandom(MiB + 3)
+        trace = tmp_path / "spans.jsonl"
+        async with Upstream(echo) as up:
+            address = up.address
+            async with await zcnet.aio.start_proxy(address, grace=1.0, trace_file=str(trace)) as proxy:
+                got = await exchange(proxy.port, payload)
+                assert digest(got) == digest(payload)
+                spans: list = []
+                for _ in range(500):  # the writer appends within its 50 ms tick
+                    if trace.exists() and trace.read_text().endswith("\n"):
+                        spans = [s for line in trace.read_text().splitlines()
+                                 for s in json.loads(line)["resourceSpans"][0]["scopeSpans"][0]["spans"]]
+                        if spans:
+                            break
+                    await asyncio.sleep(0.02)
+        assert len(spans) == 1
+        attrs = {a["key"]: a["value"] for a in spans[0]["attributes"]}
+        assert spans[0]["name"] == "relay"
+        assert attrs["zcnet.bytes_up"] == {"intValue": str(MiB + 3)}
+        assert attrs["zcnet.bytes_down"] == {"intValue": str(MiB + 3)}
+        assert attrs["zcnet.close"] == {"stringValue": "done"}
+        assert attrs["server.address"] == {"stringValue": address}
+
+    await bounded(body())
+
+
+@pytest.mark.asyncio
 async def test_proxy_two_workers_relay_byte_exact():
     async def body() -> None:
         payloads = [os.urandom(MiB + i) for i in range(6)]
