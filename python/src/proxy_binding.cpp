@@ -85,8 +85,7 @@ class Proxy {
         const std::string& balance, std::size_t workers, const std::string& path,
         std::size_t max_connections, double connect_timeout, double idle_timeout, double grace,
         double health_interval, const std::string& health_path, const std::string& send_proxy,
-        const std::string& mirror, const std::string& trace_file,
-        const std::string& trace_sample)
+        const std::string& mirror, const std::string& trace_file, const std::string& trace_sample)
       : threads_(workers) {
     proxy::ListenerOptions l;
     l.upstreams = upstreams_from(upstreams);
@@ -164,15 +163,15 @@ class Proxy {
 
 void bind_proxy(nb::module_& m) {
   nb::class_<Proxy> c(m, "Proxy", "zcnet's TCP proxy (zcnet::proxy) on its own loop threads.");
-  c.def(nb::init<const std::string&, std::uint16_t, nb::handle, const std::string&, std::size_t,
-                 const std::string&, std::size_t, double, double, double, double,
-                 const std::string&, const std::string&, const std::string&, const std::string&,
-                 const std::string&>(),
-        nb::arg("host"), nb::arg("port"), nb::arg("upstreams"), nb::arg("balance"),
-        nb::arg("workers"), nb::arg("path"), nb::arg("max_connections"), nb::arg("connect_timeout"),
-        nb::arg("idle_timeout"), nb::arg("grace"), nb::arg("health_interval"),
-        nb::arg("health_path"), nb::arg("send_proxy"), nb::arg("mirror"), nb::arg("trace_file"),
-        nb::arg("trace_sample"))
+  c.def(
+       nb::init<const std::string&, std::uint16_t, nb::handle, const std::string&, std::size_t,
+                const std::string&, std::size_t, double, double, double, double, const std::string&,
+                const std::string&, const std::string&, const std::string&, const std::string&>(),
+       nb::arg("host"), nb::arg("port"), nb::arg("upstreams"), nb::arg("balance"),
+       nb::arg("workers"), nb::arg("path"), nb::arg("max_connections"), nb::arg("connect_timeout"),
+       nb::arg("idle_timeout"), nb::arg("grace"), nb::arg("health_interval"),
+       nb::arg("health_path"), nb::arg("send_proxy"), nb::arg("mirror"), nb::arg("trace_file"),
+       nb::arg("trace_sample"))
       .def("metrics", &Proxy::metrics, "The proxy's metrics in the Prometheus text format.")
       .def_prop_ro("connections", &Proxy::connections, "Client connections open now.");
   def_loop_threads_handle(c, "Graceful stop (grace period for open connections).");
