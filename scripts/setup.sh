@@ -14,6 +14,7 @@ packages=(
   libxxhash-dev                               # test hashing (byte-exact checks)
   chromium                                    # headless: renders the zcnet bench HTML report in tests
   python3-venv python3-dev                    # Python package (python/): venv, headers
+  bpftrace                                    # tools/trace/*.bt and their tests
 )
 
 missing=()

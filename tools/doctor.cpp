@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "commands.hpp"
+#include "doctor_ebpf.hpp"
 #include "doctor_limits.hpp"
 #include "doctor_system.hpp"
 #include "sizes.hpp"
@@ -99,7 +100,7 @@ std::string value_text(const nlohmann::json& v) {
 }
 
 void print_text(const doctor::LimitInputs& in, const std::vector<Check>& checks,
-                const nlohmann::json& features) {
+                const nlohmann::json& features, const nlohmann::json& ebpf) {
   fmt::print("Limits for {} connections ({} fds, {} of socket memory each)\n\n", in.connections,
              doctor::fds_needed(in.connections), format_size(in.per_connection_bytes));
   fmt::print("{:<7}  {:<29} {:<22} {}\n", "VERDICT", "CHECK", "CURRENT", "WANTED");
@@ -122,6 +123,12 @@ void print_text(const doctor::LimitInputs& in, const std::vector<Check>& checks,
     if (key == "io_uring_blocked_by" && value.is_null()) continue;  // io_uring is on
     fmt::print("{:<25} {}\n", key, key == "profile" ? value.dump() : value_text(value));
   }
+  fmt::print("\neBPF (bpftrace scripts in {}): {}\n", ebpf["scripts"].get<std::string>(),
+             ebpf["can_run"].get<bool>() ? "can run here" : "cannot run here");
+  for (const auto& [key, value] : ebpf.items())
+    if (key != "advice" && key != "scripts" && key != "can_run")
+      fmt::print("{:<25} {}\n", key, value_text(value));
+  for (const auto& step : ebpf["advice"]) fmt::print("fix: {}\n", step.get<std::string>());
 }
 
 // A /etc/sysctl.d fragment that sets every sysctl not ok to its wanted value.
@@ -162,11 +169,13 @@ void run_doctor(const DoctorArgs& a) {
     return;
   }
   nlohmann::json features = features_json(in);
+  nlohmann::json ebpf = doctor::probe_ebpf();
   if (!a.json) {
-    print_text(in, checks, features);
+    print_text(in, checks, features, ebpf);
     return;
   }
   nlohmann::json j = std::move(features);
+  j["ebpf"] = std::move(ebpf);
   j["connections"] = in.connections;
   j["per_connection_bytes"] = in.per_connection_bytes;
   j["fds_needed"] = doctor::fds_needed(in.connections);
