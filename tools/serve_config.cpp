@@ -18,11 +18,12 @@ namespace {
 using nlohmann::json;
 
 // One option: its name (the long flag without dashes, and the config key), how to take it from
-// JSON, and how to copy it from the command line's args.
+// JSON, how to copy it from the command line's args, and its value as JSON.
 struct Field {
   std::string name;
   std::function<void(ServeArgs&, const json&)> from_json;
   std::function<void(ServeArgs&, const ServeArgs&)> from_flags;
+  std::function<json(const ServeArgs&)> to_json;
 };
 
 template <class T>
@@ -57,7 +58,8 @@ Field field(std::string name, T ServeArgs::*member) {
                    throw std::runtime_error(fmt::format("\"{}\" must be {}", name, type_name<T>()));
                  a.*member = v.get<T>();
                },
-               [member](ServeArgs& a, const ServeArgs& flags) { a.*member = flags.*member; }};
+               [member](ServeArgs& a, const ServeArgs& flags) { a.*member = flags.*member; },
+               [member](const ServeArgs& a) { return json(a.*member); }};
 }
 
 const std::vector<Field>& fields() {
@@ -75,6 +77,7 @@ const std::vector<Field>& fields() {
       field("grace", &ServeArgs::grace),
       field("access-log", &ServeArgs::access_log),
       field("metrics", &ServeArgs::metrics),
+      field("admin", &ServeArgs::admin),
       field("trace-file", &ServeArgs::trace_file),
       field("trace-sample", &ServeArgs::trace_sample),
       field("allow-dotfiles", &ServeArgs::allow_dotfiles),
@@ -89,6 +92,16 @@ const std::vector<Field>& fields() {
   };
   return all;
 }
+
+}  // namespace
+
+nlohmann::json serve_args_json(const ServeArgs& a) {
+  json j = json::object();
+  for (const Field& f : fields()) j[f.name] = f.to_json(a);
+  return j;
+}
+
+namespace {
 
 void read_config(const std::string& path, ServeArgs& a) {
   std::ifstream in(path);
@@ -153,6 +166,9 @@ void add_serve_options(CLI::App* cmd, ServeCommandLine& line) {
                   "append one line per request to this file (reopened on SIGHUP)");
   cmd->add_option("--metrics", a.metrics,
                   "ADDR:PORT serving Prometheus metrics at /metrics (port 0: any)");
+  cmd->add_option("--admin", a.admin,
+                  "[ADDR:]PORT of the admin endpoint (a port alone: 127.0.0.1): GET /config, GET "
+                  "and PUT /trace-sample; every change is logged");
   cmd->add_option(
       "--trace-file", a.trace_file,
       "append a span per request (and one per body sent) to this file as OTLP/HTTP "
@@ -218,6 +234,10 @@ ServeArgs effective_serve_args(const ServeCommandLine& line) {
     throw std::runtime_error(
         "metrics: one endpoint per server, and each worker process counts only its own "
         "connections: --metrics needs --processes 1");
+  if (a.processes > 1 && !a.admin.empty())
+    throw std::runtime_error(
+        "admin: one endpoint per server, and each worker process has its own tracer: --admin "
+        "needs --processes 1");
   // The flags' names were checked as they were parsed; the file's go through the same parsers.
   (void)strategy_named(a.strategy);
   (void)backend_option_kind(a.backend);

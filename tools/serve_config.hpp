@@ -4,6 +4,7 @@
 #pragma once
 
 #include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
 #include <set>
 #include <string>
 
@@ -26,6 +27,7 @@ struct ServeArgs {
   double grace = 10;
   std::string access_log;
   std::string metrics;                  // ADDR:PORT for Prometheus scrapes; empty: none
+  std::string admin;                    // [ADDR:]PORT of the admin endpoint; empty: none
   std::string trace_file;               // OTLP-JSON spans, one request per line group; "-": stdout
   std::string trace_sample = "always";  // a sampler, then rules (TracePolicy in trace.hpp)
   bool allow_dotfiles = false;
@@ -58,5 +60,8 @@ ServeArgs effective_serve_args(const ServeCommandLine& line);
 
 // The server's options from them (`log_fd`: the open access log or -1).
 http::ServerOptions server_options(const ServeArgs& a, int log_fd);
+
+// Every option in `a` as one JSON object, keyed as in the config file.
+nlohmann::json serve_args_json(const ServeArgs& a);
 
 }  // namespace zcnet::cli

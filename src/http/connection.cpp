@@ -416,7 +416,7 @@ void Connection::start_trace(Response& r, Tracer& t) {
                           ? parse_traceparent(req_.traceparent)
                           : std::nullopt;
   r.trace = t.start(parent, req_.target);
-  if (!r.trace->sampled() && !t.policy().keeps_tails()) return;
+  if (!r.trace->sampled() && !t.keeps_tails()) return;
   r.traced.emplace();
   if (parent) r.traced->parent = parent->span_id;
   r.traced->began_ns = unix_nanos();
@@ -428,7 +428,7 @@ void Connection::end_trace(const Response& r, const Sent& sent, Clock::duration 
   const Traced& tr = *r.traced;
   const bool failed = r.plan.status >= 500 || sent.bytes < r.plan.head_bytes + r.plan.length;
   Tracer& t = *o_.tracer;
-  if (!r.trace->sampled() && !t.policy().keep(failed, took)) return;
+  if (!r.trace->sampled() && !t.keep(failed, took)) return;
   const std::uint64_t end = unix_nanos();
   Span s{.trace_id = r.trace->trace_id, .span_id = r.trace->span_id, .parent_id = tr.parent};
   s.name = req_.method_name.empty() ? std::string("HTTP") : std::string(req_.method_name);

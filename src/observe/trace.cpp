@@ -337,11 +337,13 @@ Result<std::shared_ptr<Tracer>> Tracer::open(TracerOptions options) {
     if (!fd) return last_error("open trace file", options.file);
   }
   if (options.queue_spans == 0) options.queue_spans = 1;
-  return std::shared_ptr<Tracer>(new Tracer(std::move(options), std::move(*policy), std::move(fd)));
+  return std::shared_ptr<Tracer>(new Tracer(
+      std::move(options), std::make_unique<TracePolicy>(std::move(*policy)), std::move(fd)));
 }
 
-Tracer::Tracer(TracerOptions options, TracePolicy policy, UniqueFd fd)
+Tracer::Tracer(TracerOptions options, std::unique_ptr<TracePolicy> policy, UniqueFd fd)
     : options_(std::move(options)), policy_(std::move(policy)), fd_(std::move(fd)) {
+  tails_.store(policy_->keeps_tails());
   writer_ = std::thread([this] { drain(); });
 }
 
@@ -362,7 +364,8 @@ TraceContext Tracer::start(const std::optional<TraceContext>& parent, std::strin
     c.flags = parent->sampled() ? 1 : 0;
   } else {
     c.trace_id = random_trace_id();
-    c.flags = policy_.sample_root(path, c.trace_id, std::chrono::steady_clock::now()) ? 1 : 0;
+    std::lock_guard lock(policy_mu_);
+    c.flags = policy_->sample_root(path, c.trace_id, std::chrono::steady_clock::now()) ? 1 : 0;
   }
   return c;
 }
@@ -370,6 +373,26 @@ TraceContext Tracer::start(const std::optional<TraceContext>& parent, std::strin
 // The writer wakes on its own every kWriterTick, or early when the queue is half full, so that a
 // span costs its emitter a lock and a push, not a wake-up of another thread.
 constexpr auto kWriterTick = std::chrono::milliseconds(50);
+
+bool Tracer::keep(bool error, std::chrono::nanoseconds took) const {
+  std::lock_guard lock(policy_mu_);
+  return policy_->keep(error, took);
+}
+
+std::string Tracer::sample() const {
+  std::lock_guard lock(policy_mu_);
+  return policy_->describe();
+}
+
+Result<void> Tracer::set_sample(std::string_view spec) {
+  auto parsed = TracePolicy::parse(spec);
+  if (!parsed) return std::move(parsed).error();
+  auto next = std::make_unique<TracePolicy>(std::move(*parsed));
+  std::lock_guard lock(policy_mu_);
+  tails_.store(next->keeps_tails(), std::memory_order_relaxed);
+  policy_ = std::move(next);
+  return {};
+}
 
 bool Tracer::emit(Span span) {
   bool wake = false;

@@ -114,7 +114,7 @@ Task<void> proxy_connection(Worker& w, std::size_t listener, UniqueFd client) {
   std::uint64_t began_ns = 0;
   if (o.tracer) {
     trace = o.tracer->start(std::nullopt);
-    if (trace->sampled() || o.tracer->policy().keeps_tails()) began_ns = unix_nanos();
+    if (trace->sampled() || o.tracer->keeps_tails()) began_ns = unix_nanos();
   }
 
   sockaddr_storage peer{}, local{};
@@ -207,7 +207,7 @@ Task<void> proxy_connection(Worker& w, std::size_t listener, UniqueFd client) {
   const auto took = Clock::now() - began;
   if (began_ns) {
     const bool failed = how == Close::Reset || how == Close::NoUpstream || how == Close::Error;
-    if (trace->sampled() || o.tracer->policy().keep(failed, took)) {
+    if (trace->sampled() || o.tracer->keep(failed, took)) {
       Span s{.trace_id = trace->trace_id, .span_id = trace->span_id, .name = "relay"};
       s.start_ns = began_ns;
       s.end_ns = unix_nanos();

@@ -169,5 +169,69 @@ TEST_P(HttpTrace, RulesRecordPathsErrorsAndNothingElse) {
   EXPECT_GE(errors, 1);  // the abandoned download's server span (and its transfer span)
 }
 
+// The port a "zcnet serve: admin on port N" line names (0 if none).
+std::uint16_t admin_port(const ServeProcess& p) {
+  const std::string log = p.log();
+  const auto at = log.find("admin on port ");
+  return at == std::string::npos ? 0 : static_cast<std::uint16_t>(std::atoi(log.c_str() + at + 14));
+}
+
+TEST_P(HttpTrace, AdminEndpointChangesTheSamplerAtRuntime_AndLogsIt) {
+  const std::string trace = base_ + "/spans.jsonl";
+  start({"--trace-file", trace, "--trace-sample", "never", "--admin", "0"});
+  const std::uint16_t port = admin_port(*server_);
+  ASSERT_NE(port, 0) << server_->log();
+  HttpClient admin(port);
+  auto got = admin.request("/trace-sample");
+  ASSERT_TRUE(got);
+  EXPECT_EQ(got->status, 200);
+  EXPECT_EQ(got->body, "never\n");
+  auto c = client();
+  ASSERT_EQ(c.request("/hello.txt")->status, 200);  // never: not recorded
+
+  auto put = [&](const std::string& spec) {
+    HttpClient a(port);
+    return a.request("/trace-sample",
+                     "Content-Length: " + std::to_string(spec.size()) + "\r\n\r\n" + spec, "PUT");
+  };
+  auto bad = put("sometimes");
+  ASSERT_TRUE(bad);
+  EXPECT_EQ(bad->status, 400);
+  EXPECT_NE(bad->body.find("'sometimes'"), std::string::npos) << bad->body;
+  auto ok = put("always");
+  ASSERT_TRUE(ok);
+  EXPECT_EQ(ok->status, 200);
+  EXPECT_EQ(ok->body, "always\n");
+  ASSERT_EQ(c.request("/hello.txt")->status, 200);  // recorded now
+  EXPECT_TRUE(server_->wait_for_log("admin: trace-sample always (was never), asked by 127.0.0.1"))
+      << server_->log();
+
+  HttpClient cfg(port);
+  auto config = cfg.request("/config");
+  ASSERT_TRUE(config);
+  EXPECT_EQ(config->status, 200);
+  const auto j = nlohmann::json::parse(config->body);
+  EXPECT_EQ(j.at("trace-sample"), "always");
+  EXPECT_EQ(j.at("trace-file"), trace);
+  EXPECT_EQ(j.at("root"), root_);
+  HttpClient other(port);
+  EXPECT_EQ(other.request("/nope")->status, 404);
+
+  EXPECT_EQ(server_->terminate(), 0) << server_->log();
+  const auto all = spans(trace);
+  EXPECT_EQ(all.size(), 1u);  // the request after the change only
+}
+
+TEST_P(HttpTrace, AdminEndpointWithoutTracingSaysSo) {
+  start({"--admin", "127.0.0.1:0"});
+  const std::uint16_t port = admin_port(*server_);
+  ASSERT_NE(port, 0) << server_->log();
+  HttpClient a(port);
+  auto r = a.request("/trace-sample", "Content-Length: 6\r\n\r\nalways", "PUT");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 409);
+  EXPECT_NE(r->body.find("--trace-file"), std::string::npos) << r->body;
+}
+
 }  // namespace
 }  // namespace zcnet::test

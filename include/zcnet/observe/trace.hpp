@@ -139,7 +139,14 @@ class Tracer {
   // The context of a new server span: the parent's trace (and its sampled flag) when there is a
   // parent, else a new trace sampled by the policy (`path`: the request's, for path rules).
   TraceContext start(const std::optional<TraceContext>& parent, std::string_view path = {});
-  const TracePolicy& policy() const noexcept { return policy_; }
+  // Whether the policy may record a request the samplers left out (errors, slower:T), and
+  // whether it records this one, now that its outcome and time are known.
+  bool keeps_tails() const noexcept { return tails_.load(std::memory_order_relaxed); }
+  bool keep(bool error, std::chrono::nanoseconds took) const;
+  // The policy in force, as a spec; and a new one from a spec, in force for the next request
+  // (any thread; the old one stays if the spec is bad).
+  std::string sample() const;
+  Result<void> set_sample(std::string_view spec);
   // Queues a finished span (any thread); false if the queue was full and it was dropped.
   bool emit(Span span);
   // Blocks until every span queued so far is written.
@@ -150,11 +157,13 @@ class Tracer {
   const TracerOptions& options() const noexcept { return options_; }
 
  private:
-  Tracer(TracerOptions options, TracePolicy policy, UniqueFd fd);
+  Tracer(TracerOptions options, std::unique_ptr<TracePolicy> policy, UniqueFd fd);
   void drain();
 
   TracerOptions options_;
-  TracePolicy policy_;
+  mutable std::mutex policy_mu_;  // guards policy_ (a root trace's decision, a swap)
+  std::unique_ptr<TracePolicy> policy_;
+  std::atomic<bool> tails_{false};
   UniqueFd fd_;
   std::mutex mu_;
   std::condition_variable cv_;  // work for the writer, or a flush finished
