@@ -5,12 +5,15 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cmath>
 #include <cstdlib>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <set>
 #include <string>
+#include <thread>
+#include <vector>
 
 namespace zcnet {
 namespace {
@@ -221,6 +224,32 @@ TEST(Tracer, AFullQueueDropsAndCounts) {
   t->flush();
   EXPECT_EQ(t->spans_written() + t->spans_dropped(), 10000u);
   EXPECT_EQ(t->spans_written(), static_cast<std::uint64_t>(accepted));
+  ::unlink(path.c_str());
+}
+
+// The policy can be swapped while other threads decide (the admin endpoint does this).
+TEST(Tracer, SetSampleSwapsThePolicyWhileOtherThreadsStartTraces) {
+  const std::string path = temp_path("tracer_swap");
+  auto t = Tracer::open({.file = path, .sample = "never"}).value();
+  EXPECT_FALSE(t->keeps_tails());
+  std::atomic<bool> stop{false};
+  std::atomic<std::uint64_t> sampled{0};
+  std::vector<std::thread> workers;
+  for (int i = 0; i < 2; ++i)
+    workers.emplace_back([&] {
+      while (!stop.load()) sampled += t->start(std::nullopt, "/a").sampled() ? 1 : 0;
+    });
+  ASSERT_FALSE(t->set_sample("sometimes"));  // refused: the old policy stays
+  EXPECT_EQ(t->sample(), "never");
+  ASSERT_TRUE(t->set_sample("always,errors"));
+  EXPECT_EQ(t->sample(), "always,errors");
+  EXPECT_TRUE(t->keeps_tails());
+  EXPECT_TRUE(t->keep(true, 1ms));
+  while (sampled.load() == 0) std::this_thread::yield();  // the new policy reaches the threads
+  ASSERT_TRUE(t->set_sample("never"));
+  stop = true;
+  for (auto& w : workers) w.join();
+  EXPECT_FALSE(t->start(std::nullopt).sampled());
   ::unlink(path.c_str());
 }
 
