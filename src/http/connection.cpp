@@ -109,17 +109,16 @@ Task<void> close_lingering(Loop& loop, UniqueFd fd, std::span<std::byte> scratch
   loop.close(std::move(fd));
 }
 
-// What the plan step hands to the send step.
 // A traced request's span data, gathered as it is served: when its trace is sampled, or when the
 // policy may still keep it at the end (errors, slow requests).
 struct Traced {
   SpanId parent{};             // the caller's span (traceparent), or zero
   std::uint64_t began_ns = 0;  // Unix time, for the request span
   std::uint64_t body_ns = 0;   // Unix time the body's transfer began (0: no body span)
-  std::uint64_t body_bytes = 0;
-  Choice choice;  // what sent the body
+  Choice choice;               // what sent the body
 };
 
+// What the plan step hands to the send step.
 struct Response {
   Plan plan;
   SmallBody small;  // when single_write: read already, it leaves with the head in one sendmsg

@@ -110,6 +110,7 @@ void MetricsEndpoint::answer(int client) {
     if (n <= 0) return;
     body.append(buf, static_cast<std::size_t>(n));
   }
+  if (body.size() > length) body.resize(length);  // bytes after the body are not part of it
   const std::string_view line = std::string_view(head).substr(0, head.find("\r\n"));
   const std::string_view method = line.substr(0, line.find(' '));
   std::string_view target = line.substr(line.find(' ') + 1);
