@@ -236,8 +236,8 @@ Result<TracePolicy> TracePolicy::parse(std::string_view spec) {
       }
       char* end = nullptr;
       const double v = std::strtod(t.c_str(), &end);
-      if (t.empty() || end != t.c_str() + t.size() || !(v > 0) || !std::isfinite(v))
-        return bad(item, "T must be a positive time such as 250ms or 2s");
+      if (t.empty() || end != t.c_str() + t.size() || !(v > 0) || !(v * scale < 1e9))
+        return bad(item, "T must be a positive time such as 250ms or 2s (below 1e9 s)");
       p.slower_ = std::chrono::nanoseconds(static_cast<std::int64_t>(v * scale * 1e9));
     } else if (item.starts_with("path:")) {
       const std::size_t eq = item.find('=');

@@ -141,9 +141,9 @@ TEST(TracePolicy, RulesParseAndApply) {
 }
 
 TEST(TracePolicy, BadRulesAreRefusedWithTheItem) {
-  for (const char* bad :
-       {"always,sometimes", "always,slower:", "always,slower:-1s", "always,slower:fast",
-        "always,path:/a", "always,path:=always", "always,path:/a=maybe", "errors,always"}) {
+  for (const char* bad : {"always,sometimes", "always,slower:", "always,slower:-1s",
+                          "always,slower:fast", "always,slower:1e300s", "always,path:/a",
+                          "always,path:=always", "always,path:/a=maybe", "errors,always"}) {
     auto p = TracePolicy::parse(bad);
     ASSERT_FALSE(p) << bad;
     EXPECT_NE(p.error().message().find("trace sampler"), std::string::npos) << p.error().message();
