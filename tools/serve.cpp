@@ -70,7 +70,7 @@ void reload(const ServeCommandLine& line, const ServeArgs& started, http::Server
   std::fflush(stderr);
 }
 
-// The admin endpoint (--admin): GET /config (the options in force, as JSON), GET /trace-sample
+// The admin endpoint (--admin): GET /config (the options started with, as JSON), GET /trace-sample
 // (the policy in force) and PUT /trace-sample (a new one: the body is the spec). Runs on the
 // endpoint's thread; a change is logged with who asked.
 std::optional<EndpointReply> admin_request(const ServeArgs& started, const http::Server& server,
