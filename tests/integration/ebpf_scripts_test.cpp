@@ -9,6 +9,7 @@
 
 #include "cli_process.hpp"
 #include "http_fixture.hpp"
+#include "zcnet/sys/capabilities.hpp"
 
 namespace zcnet::test {
 namespace {
@@ -56,6 +57,7 @@ INSTANTIATE_TEST_SUITE_P(Backends, EbpfScripts, ::testing::Values(kReactorBacken
                          backend_param_name);
 
 TEST_P(EbpfScripts, BytesCountsTheServersSendfileBytes) {
+  if (!Capabilities::probe().sendfile) GTEST_SKIP() << "no sendfile in this build";
   start({"--strategy", "sendfile"});
   const std::string out = run_script("bytes.bt", {"zcnet", "3"}, [&] {
     auto c = client();
@@ -75,6 +77,7 @@ TEST_P(EbpfScripts, BytesCountsTheServersSendfileBytes) {
 }
 
 TEST_P(EbpfScripts, SyscallLatencyHasSendfileHistogram) {
+  if (!Capabilities::probe().sendfile) GTEST_SKIP() << "no sendfile in this build";
   start({"--strategy", "sendfile"});
   const std::string out = run_script("syscall-latency.bt", {"zcnet", "3"}, [&] {
     auto c = client();
