@@ -132,6 +132,7 @@ struct Response {
 struct Sent {
   std::uint64_t bytes = 0;
   std::size_t strategy_slot = kHeadersOnly;  // metrics: a StrategyKind value, or headers only
+  bool cut = false;  // the response stopped short of its last byte (an error, or the peer left)
 };
 
 // The head (and a small body) without a Transfer: what one nonblocking sendmsg took, and the
@@ -365,7 +366,8 @@ Sent Connection::written(const Response& r, const Writes& wr) {
   if (r.single_write && wr.sent > r.plan.head_bytes)  // the body was read into the buffer
     w_.metrics().body(StrategyKind::ReadWrite, wr.sent - r.plan.head_bytes, 0);
   return {wr.sent,
-          r.single_write ? static_cast<std::size_t>(StrategyKind::ReadWrite) : kHeadersOnly};
+          r.single_write ? static_cast<std::size_t>(StrategyKind::ReadWrite) : kHeadersOnly,
+          wr.sent != wr.want};
 }
 
 // The forced strategy, else the selector's choice in server mode, made here with the peer's
@@ -396,9 +398,9 @@ Transfer Connection::body_transfer(const Response& r, const Choice& choice, cons
 // `bytes`: head and body bytes the socket took; `error`: why it stopped short, if it did.
 Sent Connection::body_sent(const Response& r, StrategyKind how, std::uint64_t bytes,
                            const Error* error) {
-  const Sent sent{bytes, static_cast<std::size_t>(how)};
   const std::uint64_t want = r.plan.head_bytes + r.plan.length;
-  if (!error && sent.bytes == want) return sent;
+  const Sent sent{bytes, static_cast<std::size_t>(how), error || bytes != want};
+  if (!sent.cut) return sent;
   keep = linger = false;
   const bool truncated = error ? error->code() == ENODATA : sent.bytes < want;
   if (truncated)
@@ -425,7 +427,7 @@ void Connection::start_trace(Response& r, Tracer& t) {
 // trace is sampled, or the policy keeps it now that its outcome and time are known.
 void Connection::end_trace(const Response& r, const Sent& sent, Clock::duration took) {
   const Traced& tr = *r.traced;
-  const bool failed = r.plan.status >= 500 || sent.bytes < r.plan.head_bytes + r.plan.length;
+  const bool failed = r.plan.status >= 500 || sent.cut;
   Tracer& t = *o_.tracer;
   if (!r.trace->sampled() && !t.keep(failed, took)) return;
   const std::uint64_t end = unix_nanos();

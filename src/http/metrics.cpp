@@ -52,21 +52,23 @@ void Server::write_ledger(PrometheusText& p) const {
       }
     }
   }
-  p.family("zcnet_transfer_bytes_copied_total", "counter",
-           "Response body bytes that passed through a user-space buffer, by the strategy that "
-           "sent them.");
-  for (std::size_t i = 0; i < kHeadersOnly; ++i)
-    if (sums[i].copied || sums[i].not_copied)
-      p.sample("zcnet_transfer_bytes_copied_total", {{"strategy", strategy_label(i)}},
-               sums[i].copied);
-  p.family("zcnet_transfer_bytes_not_copied_total", "counter",
-           "Response body bytes sent without a user-space copy (page references or a mapping), "
-           "by strategy. The kernel may still copy them: see "
-           "zcnet_transfer_zerocopy_completions_total.");
-  for (std::size_t i = 0; i < kHeadersOnly; ++i)
-    if (sums[i].copied || sums[i].not_copied)
-      p.sample("zcnet_transfer_bytes_not_copied_total", {{"strategy", strategy_label(i)}},
-               sums[i].not_copied);
+  // One sample per strategy that has sent a body.
+  const auto bytes_family = [&](std::string_view name, std::string_view help,
+                                std::uint64_t Sum::*field) {
+    p.family(name, "counter", help);
+    for (std::size_t i = 0; i < kHeadersOnly; ++i)
+      if (sums[i].copied || sums[i].not_copied)
+        p.sample(name, {{"strategy", strategy_label(i)}}, sums[i].*field);
+  };
+  bytes_family("zcnet_transfer_bytes_copied_total",
+               "Response body bytes that passed through a user-space buffer, by the strategy "
+               "that sent them.",
+               &Sum::copied);
+  bytes_family("zcnet_transfer_bytes_not_copied_total",
+               "Response body bytes sent without a user-space copy (page references or a "
+               "mapping), by strategy. The kernel may still copy them: see "
+               "zcnet_transfer_zerocopy_completions_total.",
+               &Sum::not_copied);
   p.family("zcnet_transfer_zerocopy_completions_total", "counter",
            "MSG_ZEROCOPY and io_uring send_zc notifications, by strategy and by whether the kernel "
            "flagged the bytes copied anyway (always so on loopback).");

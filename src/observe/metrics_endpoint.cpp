@@ -115,11 +115,7 @@ void MetricsEndpoint::answer(int client) {
   const std::string_view method = line.substr(0, line.find(' '));
   std::string_view target = line.substr(line.find(' ') + 1);
   target = target.substr(0, target.find(' '));
-  std::string_view query;
-  if (const auto q = target.find('?'); q != std::string_view::npos) {
-    query = target.substr(q + 1);
-    target = target.substr(0, q);
-  }
+  target = target.substr(0, target.find('?'));
   const bool headreq = method == "HEAD";
   EndpointReply reply;
   if (length > kMaxBody) {
@@ -140,7 +136,7 @@ void MetricsEndpoint::answer(int client) {
         ::inet_ntop(AF_INET6, &reinterpret_cast<sockaddr_in6&>(ss).sin6_addr, peer, sizeof peer);
     }
     std::optional<EndpointReply> routed;
-    if (route_) routed = route_(EndpointRequest{method, target, query, body, peer});
+    if (route_) routed = route_(EndpointRequest{method, target, body, peer});
     reply =
         routed ? std::move(*routed)
                : EndpointReply{404, collect_ ? "404 Not Found: try /metrics\n" : "404 Not Found\n"};

@@ -137,9 +137,10 @@ TEST_P(HttpTrace, RulesRecordPathsErrorsAndNothingElse) {
   start({"--trace-file", trace, "--trace-sample", "never,errors,path:/docs/=always"});
   {
     auto c = client();
-    ASSERT_EQ(c.request("/hello.txt")->status, 200);        // never: not recorded
-    ASSERT_EQ(c.request("/nope")->status, 404);             // a 404 is no error: not recorded
-    ASSERT_EQ(c.request("/docs/index.html")->status, 200);  // the path rule: recorded
+    ASSERT_EQ(c.request("/hello.txt")->status, 200);              // never: not recorded
+    ASSERT_EQ(c.request("/nope")->status, 404);                   // a 404 is no error: not recorded
+    ASSERT_EQ(c.request("/hello.txt", "", "HEAD")->status, 200);  // no body is no error either
+    ASSERT_EQ(c.request("/docs/index.html")->status, 200);        // the path rule: recorded
   }
   {
     // A download the client abandons is cut short: an error, recorded though never sampled.

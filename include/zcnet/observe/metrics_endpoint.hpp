@@ -22,7 +22,6 @@ namespace zcnet {
 struct EndpointRequest {
   std::string_view method;  // "GET", "PUT", ...
   std::string_view target;  // without the query
-  std::string_view query;   // after '?', or empty
   std::string_view body;
   std::string_view peer;  // the client's address
 };

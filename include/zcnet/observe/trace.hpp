@@ -66,7 +66,6 @@ class Sampler {
   Sampler& operator=(const Sampler& o);  // copies the rule and the bucket's current state
   // Whether a new trace with this id is recorded (`now`: the clock the rate limit counts in).
   bool sample_root(const TraceId& id, std::chrono::steady_clock::time_point now) noexcept;
-  Kind kind() const noexcept { return kind_; }
   std::string describe() const;
 
  private:
