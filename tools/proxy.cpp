@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <fmt/format.h>
 
+#include "admin.hpp"
 #include "commands.hpp"
 #include "proxy_config.hpp"
 #include "stop_signals.hpp"
@@ -35,11 +36,11 @@ void reload(const ProxyCommandLine& line, const ProxySetup& started, proxy::Prox
   try {
     ProxySetup s = effective_proxy_setup(line);
     if (s.workers != started.workers || s.backend != started.backend ||
-        s.metrics != started.metrics || s.trace_file != started.trace_file ||
-        s.trace_sample != started.trace_sample)
+        s.metrics != started.metrics || s.admin != started.admin ||
+        s.trace_file != started.trace_file || s.trace_sample != started.trace_sample)
       fmt::print(stderr,
-                 "zcnet proxy: reload: workers, backend, metrics, trace-file and trace-sample "
-                 "keep their values until a restart\n");
+                 "zcnet proxy: reload: workers, backend, metrics, admin, trace-file and "
+                 "trace-sample keep their values until a restart\n");
     UniqueFd log;
     auto r = p.reload(open_options(std::move(s), log, tracer));
     if (!r) fail(r.error());
@@ -88,6 +89,11 @@ void run_proxy(const ProxyCommandLine& line) {
     }
     ports.push_back(port);
   }
+  std::unique_ptr<MetricsEndpoint> admin;
+  if (!setup.admin.empty())
+    admin = start_admin(setup.admin, {.command = "proxy",
+                                      .config = [&setup] { return proxy_setup_json(setup); },
+                                      .tracer = [tracer] { return tracer; }});
   std::unique_ptr<MetricsEndpoint> metrics;
   if (!setup.metrics.empty()) {
     auto [mip, mport] = split_listen(setup.metrics, "--metrics");

@@ -184,6 +184,8 @@ void read_config(const std::string& path, ProxySetup& s, ProxyArgs& top) {
       top.grace = r.num(v, key);
     } else if (key == "metrics") {
       top.metrics = r.str(v, key);
+    } else if (key == "admin") {
+      top.admin = r.str(v, key);
     } else if (key == "access-log") {
       top.access_log = r.str(v, key);
     } else if (key == "trace-file") {
@@ -266,6 +268,9 @@ void add_proxy_options(CLI::App* cmd, ProxyCommandLine& line) {
                 "mirror upstream -> client bytes too (tcp: on a second mirror connection)");
   cmd->add_option("--metrics", a.metrics,
                   "ADDR:PORT serving Prometheus metrics at /metrics (port 0: any)");
+  cmd->add_option("--admin", a.admin,
+                  "[ADDR:]PORT of the admin endpoint (a port alone: 127.0.0.1): GET /config, GET "
+                  "and PUT /trace-sample and /syscall-timing; every change is logged");
   cmd->add_option("--access-log", a.access_log,
                   "append one line per connection to this file (reopened on SIGHUP)");
   cmd->add_option("--trace-file", a.trace_file,
@@ -312,6 +317,7 @@ ProxySetup effective_proxy_setup(const ProxyCommandLine& line) {
   ZCNET_TAKE("idle-timeout", idle_timeout);
   ZCNET_TAKE("grace", grace);
   ZCNET_TAKE("metrics", metrics);
+  ZCNET_TAKE("admin", admin);
   ZCNET_TAKE("access-log", access_log);
   ZCNET_TAKE("trace-file", trace_file);
   ZCNET_TAKE("trace-sample", trace_sample);
@@ -347,6 +353,7 @@ ProxySetup effective_proxy_setup(const ProxyCommandLine& line) {
   s.workers = a.workers;
   s.backend = a.backend;
   s.metrics = a.metrics;
+  s.admin = a.admin;
   s.access_log = a.access_log;
   s.trace_file = a.trace_file;
   s.trace_sample = a.trace_sample;
@@ -365,6 +372,49 @@ ProxySetup effective_proxy_setup(const ProxyCommandLine& line) {
     throw std::runtime_error("notsent-lowat must be below 4 GiB");
   o.notsent_lowat = static_cast<std::uint32_t>(lowat);
   return s;
+}
+
+nlohmann::json proxy_setup_json(const ProxySetup& s) {
+  const proxy::ProxyOptions& o = s.options;
+  const auto secs = [](std::chrono::milliseconds d) {
+    return static_cast<double>(d.count()) / 1e3;
+  };
+  json j = {{"workers", s.workers},
+            {"backend", s.backend.empty() ? std::string("auto") : s.backend},
+            {"path", std::string(proxy::to_string(o.path))},
+            {"max-connections", o.max_connections},
+            {"connect-timeout", secs(o.connect_timeout)},
+            {"idle-timeout", secs(o.idle_timeout)},
+            {"grace", secs(o.shutdown_grace)},
+            {"metrics", s.metrics},
+            {"admin", s.admin},
+            {"access-log", s.access_log},
+            {"trace-file", s.trace_file},
+            {"max-pipes", o.max_pipes},
+            {"pipe-size", o.pipe_bytes},
+            {"notsent-lowat", o.notsent_lowat}};
+  json listeners = json::array();
+  for (const proxy::ListenerOptions& l : o.listeners) {
+    json ups = json::array();
+    for (const proxy::UpstreamOptions& u : l.upstreams)
+      ups.push_back({{"address", u.address}, {"weight", u.weight}, {"backup", u.backup}});
+    json h = {{"interval", secs(l.health.interval)},
+              {"timeout", secs(l.health.timeout)},
+              {"rise", l.health.rise},
+              {"fall", l.health.fall}};
+    if (!l.health.http_path.empty()) {
+      h["path"] = l.health.http_path;
+      h["status"] = l.health.expect_status;
+    }
+    listeners.push_back({{"listen", l.listen},
+                         {"balance", std::string(proxy::to_string(l.balance))},
+                         {"upstreams", std::move(ups)},
+                         {"health", std::move(h)},
+                         {"mirror", l.mirror.target},
+                         {"mirror-both-ways", l.mirror.both_ways}});
+  }
+  j["listeners"] = std::move(listeners);
+  return j;
 }
 
 }  // namespace zcnet::cli

@@ -8,6 +8,7 @@
 #pragma once
 
 #include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
 #include <set>
 #include <string>
 #include <vector>
@@ -37,6 +38,7 @@ struct ProxyArgs {
   std::string mirror;
   bool mirror_both_ways = false;
   std::string metrics;
+  std::string admin;  // [ADDR:]PORT of the admin endpoint (admin.hpp)
   std::string access_log;
   std::string trace_file;               // OTLP-JSON spans, one per connection; "-": stdout
   std::string trace_sample = "always";  // a sampler, then rules (TracePolicy in trace.hpp)
@@ -60,6 +62,7 @@ struct ProxySetup {
   std::size_t workers = 1;
   std::string backend;
   std::string metrics;
+  std::string admin;
   std::string access_log;
   std::string trace_file;
   std::string trace_sample;
@@ -69,5 +72,8 @@ struct ProxySetup {
 // Defaults, then the config file, then the flags given. Throws std::runtime_error naming the
 // file and key (or the flag) for anything missing, unknown or out of range.
 ProxySetup effective_proxy_setup(const ProxyCommandLine& line);
+
+// The setup as the admin endpoint's GET /config shows it (the keys of the config file).
+nlohmann::json proxy_setup_json(const ProxySetup& s);
 
 }  // namespace zcnet::cli

@@ -12,7 +12,6 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <cctype>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
@@ -20,6 +19,7 @@
 #include <optional>
 #include <thread>
 
+#include "admin.hpp"
 #include "commands.hpp"
 #include "serve_config.hpp"
 #include "stop_signals.hpp"
@@ -70,35 +70,6 @@ void reload(const ServeCommandLine& line, const ServeArgs& started, http::Server
   std::fflush(stderr);
 }
 
-// The admin endpoint (--admin): GET /config (the options started with, as JSON), GET /trace-sample
-// (the policy in force) and PUT /trace-sample (a new one: the body is the spec). Runs on the
-// endpoint's thread; a change is logged with who asked.
-std::optional<EndpointReply> admin_request(const ServeArgs& started, const http::Server& server,
-                                           const EndpointRequest& r) {
-  const std::shared_ptr<Tracer> tracer = server.site()->options().tracer;
-  if (r.target == "/config" && r.method == "GET") {
-    nlohmann::json j = serve_args_json(started);
-    j["generation"] = server.generation();
-    j["trace-sample"] = tracer ? nlohmann::json(tracer->sample()) : nlohmann::json();
-    return EndpointReply{200, j.dump(2) + "\n", "application/json"};
-  }
-  if (r.target != "/trace-sample") return std::nullopt;
-  if (!tracer) return EndpointReply{409, "tracing is off: start with --trace-file\n"};
-  if (r.method == "GET") return EndpointReply{200, tracer->sample() + "\n"};
-  if (r.method != "PUT") return EndpointReply{405, "405: GET or PUT /trace-sample\n"};
-  std::string_view spec = r.body;
-  while (!spec.empty() && std::isspace(static_cast<unsigned char>(spec.back())))
-    spec.remove_suffix(1);
-  const std::string was = tracer->sample();
-  if (auto set = tracer->set_sample(spec); !set)
-    return EndpointReply{400, set.error().message() + "\n"};
-  const std::string now = tracer->sample();
-  fmt::print(stderr, "zcnet serve: admin: trace-sample {} (was {}), asked by {}\n", now, was,
-             r.peer);
-  std::fflush(stderr);
-  return EndpointReply{200, now + "\n"};
-}
-
 // One process's server: its loops on `listeners` (one per worker thread), until a stop signal.
 void run_process(const ServeCommandLine& line, const ServeArgs& a, StopSignals& signals,
                  std::vector<UniqueFd> listeners, std::uint16_t port, bool announce) {
@@ -115,15 +86,15 @@ void run_process(const ServeCommandLine& line, const ServeArgs& a, StopSignals& 
   go.loop.backend = backend_option_kind(a.backend);
   std::unique_ptr<MetricsEndpoint> admin;
   if (!a.admin.empty()) {
-    const std::string where =
-        a.admin.find(':') == std::string::npos ? "127.0.0.1:" + a.admin : a.admin;
-    auto [aip, aport] = split_listen(where, "--admin");
-    UniqueFd al = check(listen_tcp(aip, aport, ListenOptions{}));
-    aport = check(zcnet::local_port(al.get()));
-    admin = check(MetricsEndpoint::start(
-        std::move(al), nullptr,
-        [&a, s = server.get()](const EndpointRequest& r) { return admin_request(a, *s, r); }));
-    fmt::print(stderr, "zcnet serve: admin on port {}\n", aport);
+    const http::Server* s = server.get();
+    admin = start_admin(a.admin, {.command = "serve",
+                                  .config =
+                                      [&a, s] {
+                                        nlohmann::json j = serve_args_json(a);
+                                        j["generation"] = s->generation();
+                                        return j;
+                                      },
+                                  .tracer = [s] { return s->site()->options().tracer; }});
   }
   std::unique_ptr<MetricsEndpoint> metrics;
   if (!a.metrics.empty()) {

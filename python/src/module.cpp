@@ -4,6 +4,9 @@
 #include <nanobind/stl/string.h>
 
 #include "errors.hpp"
+#include "zcnet/observe/process_metrics.hpp"
+#include "zcnet/observe/prometheus.hpp"
+#include "zcnet/observe/syscall_timing.hpp"
 #include "zcnet/version.hpp"
 
 namespace nb = nanobind;
@@ -31,4 +34,17 @@ NB_MODULE(_zcnet, m) {
   zcnet::py::bind_buffer_pool(m);
   zcnet::py::bind_static_server(m);
   zcnet::py::bind_proxy(m);
+  m.def(
+      "process_metrics",
+      [] {
+        std::string out;
+        zcnet::PrometheusText p(out);
+        zcnet::write_syscall_metrics(p);
+        zcnet::write_process_metrics(p);
+        return out;
+      },
+      "The process-wide families (syscall timing, process_*) in the Prometheus text format.");
+  m.def("set_syscall_timing", &zcnet::set_syscall_timing, nb::arg("on"),
+        "Per-syscall timing histograms on or off (zcnet_syscall_duration_seconds).");
+  m.def("syscall_timing", &zcnet::syscall_timing, "Whether per-syscall timing is on.");
 }

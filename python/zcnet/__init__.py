@@ -10,6 +10,8 @@ file or peer.
 from __future__ import annotations
 
 import errno as _errno
+import re as _re
+import weakref as _weakref
 from typing import Any, Dict, Iterable, Optional, Sequence, Tuple, TypeVar, Union
 
 from . import _zcnet
@@ -27,6 +29,9 @@ __all__ = [
     "StaticServer",
     "Proxy",
     "last_stats",
+    "metrics",
+    "parse_metrics",
+    "set_syscall_timing",
     "STRATEGIES",
     "ENODATA",
     "aio",
@@ -176,6 +181,9 @@ class _LoopThreadsHandle:
     _impl: Any
     _grace: float
 
+    def _register(self) -> None:
+        _handles.add(self)
+
     @property
     def port(self) -> int:
         """The port it listens on (the ephemeral one when port=0 was asked)."""
@@ -259,6 +267,7 @@ class StaticServer(_LoopThreadsHandle):
             str(trace_file),
             trace_sample,
         )
+        self._register()
 
     def metrics(self) -> str:
         """The server's metrics (requests by status, bytes by strategy, connections, request
@@ -317,11 +326,70 @@ class Proxy(_LoopThreadsHandle):
             str(trace_file),
             trace_sample,
         )
+        self._register()
 
     def metrics(self) -> str:
         """The proxy's metrics (connections, bytes by upstream and data path, upstream health,
         connect errors and retries, mirror bytes, pipes) in the Prometheus text format."""
         return str(self._impl.metrics())
+
+
+#: Every StaticServer and Proxy made in this process and not yet collected: what metrics() sums.
+_handles: "_weakref.WeakSet[_LoopThreadsHandle]" = _weakref.WeakSet()
+
+#: A sample's labels: (name, value) pairs sorted by name; () for a sample without labels.
+Labels = Tuple[Tuple[str, str], ...]
+
+_SAMPLE = _re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})?\s+(\S+)$')
+_LABEL = _re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"')
+_UNESCAPE = {"\\": "\\", '"': '"', "n": "\n"}
+
+
+def parse_metrics(text: str) -> Dict[str, Dict[Labels, float]]:
+    """Prometheus text (0.0.4) as a dict: sample name -> {labels: value}. A histogram's samples
+    appear under their own names (``x_bucket`` with its ``le`` label, ``x_sum``, ``x_count``).
+    Raises ValueError on a line that is not a comment, a blank or a sample."""
+    out: Dict[str, Dict[Labels, float]] = {}
+    for n, line in enumerate(text.splitlines(), 1):
+        if not line.strip() or line.startswith("#"):
+            continue
+        m = _SAMPLE.match(line)
+        if not m:
+            raise ValueError(f"metrics line {n}: not a sample: {line[:80]!r}")
+        name, labels, value = m.groups()
+        pairs = []
+        for k, v in _LABEL.findall(labels or ""):
+            pairs.append((k, _re.sub(r"\\(.)", lambda e: _UNESCAPE.get(e.group(1), e.group(0)), v)))
+        out.setdefault(name, {})[tuple(sorted(pairs))] = float(value)
+    return out
+
+
+def _process_wide(name: str) -> bool:
+    return name.startswith("process_") or name.startswith("zcnet_syscall_")
+
+
+def metrics() -> Dict[str, Dict[Labels, float]]:
+    """The counters of this process as a dict (see parse_metrics): every StaticServer and Proxy
+    made in it, samples of the same name and labels summed (open connections of two servers
+    add up), plus the process-wide families once (process_* and the per-syscall timing
+    histograms, zcnet_syscall_*). The same families ``zcnet serve --metrics`` and
+    ``zcnet proxy --metrics`` serve. Takes each server's scrape lock briefly (GIL released)."""
+    total = parse_metrics(_zcnet.process_metrics())
+    for h in list(_handles):
+        for name, samples in parse_metrics(h.metrics()).items():
+            if _process_wide(name):
+                continue
+            into = total.setdefault(name, {})
+            for labels, value in samples.items():
+                into[labels] = into.get(labels, 0.0) + value
+    return total
+
+
+def set_syscall_timing(on: bool) -> None:
+    """Switches the per-syscall timing histograms (zcnet_syscall_duration_seconds) on or off for
+    the whole process: while on, every synchronous syscall zcnet makes is timed (two clock
+    reads); while off it costs one load. io_uring operations are not timed."""
+    _zcnet.set_syscall_timing(bool(on))
 
 
 def serve(

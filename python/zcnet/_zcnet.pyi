@@ -155,3 +155,12 @@ class Proxy:
     @property
     def connections(self) -> int:
         """Client connections open now."""
+
+def process_metrics() -> str:
+    """The process-wide families (syscall timing, process_*) in the Prometheus text format."""
+
+def set_syscall_timing(on: bool) -> None:
+    """Per-syscall timing histograms on or off (zcnet_syscall_duration_seconds)."""
+
+def syscall_timing() -> bool:
+    """Whether per-syscall timing is on."""

@@ -113,6 +113,7 @@ Task<void> close_lingering(Loop& loop, UniqueFd fd, std::span<std::byte> scratch
 // policy may still keep it at the end (errors, slow requests).
 struct Traced {
   SpanId parent{};             // the caller's span (traceparent), or zero
+  std::string state;           // the caller's tracestate, checked (empty: none)
   std::uint64_t began_ns = 0;  // Unix time, for the request span
   std::uint64_t body_ns = 0;   // Unix time the body's transfer began (0: no body span)
   Choice choice;               // what sent the body
@@ -419,7 +420,11 @@ void Connection::start_trace(Response& r, Tracer& t) {
   r.trace = t.start(parent, req_.target);
   if (!r.trace->sampled() && !t.keeps_tails()) return;
   r.traced.emplace();
-  if (parent) r.traced->parent = parent->span_id;
+  if (parent) {
+    r.traced->parent = parent->span_id;
+    if (!req_.tracestate.empty() && !req_.tracestate_lines)
+      r.traced->state = parse_tracestate(req_.tracestate).value_or(std::string());
+  }
   r.traced->began_ns = unix_nanos();
 }
 
@@ -431,7 +436,10 @@ void Connection::end_trace(const Response& r, const Sent& sent, Clock::duration 
   Tracer& t = *o_.tracer;
   if (!r.trace->sampled() && !t.keep(failed, took)) return;
   const std::uint64_t end = unix_nanos();
-  Span s{.trace_id = r.trace->trace_id, .span_id = r.trace->span_id, .parent_id = tr.parent};
+  Span s{.trace_id = r.trace->trace_id,
+         .span_id = r.trace->span_id,
+         .parent_id = tr.parent,
+         .trace_state = tr.state};
   s.name = req_.method_name.empty() ? std::string("HTTP") : std::string(req_.method_name);
   s.start_ns = tr.began_ns;
   s.end_ns = end;

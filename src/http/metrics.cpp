@@ -7,6 +7,7 @@
 #include "zcnet/http/server.hpp"
 #include "zcnet/observe/process_metrics.hpp"
 #include "zcnet/observe/prometheus.hpp"
+#include "zcnet/observe/syscall_timing.hpp"
 
 namespace zcnet::http {
 
@@ -26,6 +27,7 @@ std::string_view strategy_label(std::size_t slot) {
 WorkerMetrics& Server::add_worker_metrics() {
   std::lock_guard lock(mu_);  // once per worker start
   metrics_.push_back(std::make_unique<WorkerMetrics>());
+  metrics_.back()->pools.has_mappings = true;  // every worker's engine has a mapping cache
   return *metrics_.back();
 }
 
@@ -135,7 +137,14 @@ void Server::write_metrics(std::string& out) const {
   p.family("zcnet_http_config_generation", "gauge", "Configuration reloads applied (SIGHUP).");
   p.sample("zcnet_http_config_generation", {}, generation());
   write_ledger(p);
+  {
+    std::vector<const PoolGauges*> pools;
+    std::lock_guard lock(mu_);  // the blocks outlive their workers: they stay in metrics_
+    for (const auto& m : metrics_) pools.push_back(&m->pools);
+    write_pool_metrics(p, pools);
+  }
   if (const Tracer* t = site()->options().tracer.get()) write_trace_metrics(p, *t);
+  write_syscall_metrics(p);
   write_process_metrics(p);
 }
 

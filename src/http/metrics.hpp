@@ -9,6 +9,7 @@
 
 #include "zcnet/observe/counter.hpp"
 #include "zcnet/observe/histogram.hpp"
+#include "zcnet/observe/pool_metrics.hpp"
 #include "zcnet/transfer/strategy.hpp"
 
 namespace zcnet::http {
@@ -45,6 +46,7 @@ struct WorkerMetrics {
   Counter buffers_taken;
   Counter buffers_returned;
   std::array<LedgerCounters, kStrategySlots> ledger;
+  PoolGauges pools;  // the engine's pools, copied in by the watchdog
   // [from][to][reason]: transfers that left one strategy for another.
   std::array<std::array<std::array<Counter, kFallbackReasons>, kStrategySlots>, kStrategySlots>
       fallbacks;
@@ -66,6 +68,7 @@ struct WorkerMetrics {
   // One response: `strategy` is the slot (StrategyKind value, or kHeadersOnly).
   void record(int status, std::size_t strategy, std::uint64_t bytes,
               std::chrono::nanoseconds took) noexcept {
+    if constexpr (!kObserve) return;
     if (status >= 0 && status < static_cast<int>(requests_by_status.size()))
       requests_by_status[static_cast<std::size_t>(status)].add();
     bytes_by_strategy[strategy < kStrategySlots ? strategy : kHeadersOnly].add(bytes);

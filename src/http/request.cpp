@@ -88,6 +88,9 @@ int note_field(std::string_view name, std::string_view value, Request& out) {
     out.if_modified_since = value;
   } else if (iequals(name, "traceparent")) {
     out.traceparent = value;
+  } else if (iequals(name, "tracestate")) {
+    if (!out.tracestate.empty()) out.tracestate_lines = true;
+    out.tracestate = value;
   } else if (iequals(name, "content-length")) {
     return note_content_length(value, out);
   } else if (iequals(name, "transfer-encoding")) {

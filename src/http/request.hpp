@@ -30,7 +30,9 @@ struct Request {
   std::string_view if_range;
   std::string_view if_none_match;
   std::string_view if_modified_since;
-  std::string_view traceparent;  // W3C Trace Context, read when the server traces
+  std::string_view traceparent;   // W3C Trace Context, read when the server traces
+  std::string_view tracestate;    // the first tracestate line
+  bool tracestate_lines = false;  // more than one: not carried (they would have to be joined)
   bool has_host = false;
   bool has_body = false;  // Content-Length > 0 or any Transfer-Encoding: the server refuses these
   std::size_t header_count = 0;

@@ -129,6 +129,11 @@ void Worker::log_request(const TraceContext* trace, std::string_view peer, std::
   if (log_.size() >= 32 * 1024) flush_log();
 }
 
+void Worker::sample_pools() noexcept {
+  metrics_->pools.sample(engine_.buffers().stats(), engine_.pipes().stats());
+  metrics_->pools.sample_mappings(engine_.mappings().stats());
+}
+
 void Worker::flush_log() {
   const int fd = site_->access_log_fd();
   std::size_t off = 0;
@@ -151,6 +156,7 @@ Task<void> watchdog(Worker& w, CancelToken stop) {
     if (!r) break;
     w.check_timeouts(Clock::now());
     w.flush_log();
+    w.sample_pools();
     (void)w.site();  // a reload reaches the access log even without new connections
   }
 }

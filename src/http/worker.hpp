@@ -72,6 +72,8 @@ class Worker {
                    std::string_view target, int minor, int status, std::uint64_t bytes,
                    Clock::duration took);
   void flush_log();
+  // Copies the engine's pool and mapping-cache stats into the metrics (this thread only).
+  void sample_pools() noexcept;
 
  private:
   Loop* loop_;

@@ -7,6 +7,7 @@
 #include <cerrno>
 
 #include "loop/reactor.hpp"
+#include "zcnet/sys/syscall_timing.hpp"
 
 namespace zcnet::detail {
 
@@ -104,18 +105,22 @@ int Reactor::perform(Op& op) {
           if (errno == ENOTCONN) return -EAGAIN;  // woken before the handshake ended
         }
         break;
-      case OpCode::Read:
+      case OpCode::Read: {
+        const sys::SyscallTimer timer(sys::Syscall::Read);
         r = ::read(op.fd, op.buf, op.len);
         break;
+      }
       case OpCode::Write:
       case OpCode::SendZc:
         if (!op.not_socket) {
+          const sys::SyscallTimer timer(sys::Syscall::Send);
           r = ::send(op.fd, op.buf, op.len, MSG_NOSIGNAL | MSG_DONTWAIT);
           if (r < 0 && errno == ENOTSOCK) {
             op.not_socket = true;
             continue;
           }
         } else {
+          const sys::SyscallTimer timer(sys::Syscall::Write);
           r = ::write(op.fd, op.buf, op.len);
         }
         break;
@@ -127,7 +132,10 @@ int Reactor::perform(Op& op) {
           return -EAGAIN;
         }
         auto bid = static_cast<std::uint32_t>(id);
-        r = ::read(op.fd, recv_pool_.data(bid), recv_pool_.bytes());
+        {
+          const sys::SyscallTimer timer(sys::Syscall::Read);
+          r = ::read(op.fd, recv_pool_.data(bid), recv_pool_.bytes());
+        }
         if (r > 0) {
           op.owner = &recv_pool_;
           op.buf_id = bid;

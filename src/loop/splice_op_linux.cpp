@@ -3,11 +3,13 @@
 
 #include "loop/reactor.hpp"
 #include "sys/sigpipe_posix.hpp"
+#include "zcnet/sys/syscall_timing.hpp"
 
 namespace zcnet::detail {
 
 long splice_now(int in, int out, std::size_t len) noexcept {
   sys::SigpipeBlock no_sigpipe;  // splice has no MSG_NOSIGNAL
+  const sys::SyscallTimer timer(sys::Syscall::Splice);
   return ::splice(in, nullptr, out, nullptr, len, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
 }
 

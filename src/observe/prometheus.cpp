@@ -70,16 +70,35 @@ void PrometheusText::sample(std::string_view name, std::initializer_list<Prometh
 void PrometheusText::histogram(std::string_view name, std::string_view help, const Histogram& h,
                                std::span<const double> bounds_seconds, double units_per_second) {
   family(name, "histogram", help);
+  histogram_samples(name, std::nullopt, h, bounds_seconds, units_per_second);
+}
+
+void PrometheusText::histogram_samples(std::string_view name, std::optional<PrometheusLabel> label,
+                                       const Histogram& h, std::span<const double> bounds_seconds,
+                                       double units_per_second) {
   const std::string bucket = fmt::format("{}_bucket", name);
+  const auto bucket_sample = [&](std::string_view le, std::uint64_t n) {
+    if (label)
+      sample(bucket, {*label, {"le", le}}, n);
+    else
+      sample(bucket, {{"le", le}}, n);
+  };
   for (double le : bounds_seconds) {
     // The largest recorded value that still counts as <= le (values are whole units).
     const auto at_or_below = static_cast<std::uint64_t>(std::llround(le * units_per_second));
-    const std::string le_text = fmt::format("{}", le);
-    sample(bucket, {{"le", le_text}}, h.count_at_or_below(at_or_below));
+    bucket_sample(fmt::format("{}", le), h.count_at_or_below(at_or_below));
   }
-  sample(bucket, {{"le", "+Inf"}}, h.count());
-  sample(fmt::format("{}_sum", name), {}, static_cast<double>(h.sum()) / units_per_second);
-  sample(fmt::format("{}_count", name), {}, h.count());
+  bucket_sample("+Inf", h.count());
+  const double sum = static_cast<double>(h.sum()) / units_per_second;
+  const std::string sum_name = fmt::format("{}_sum", name);
+  const std::string count_name = fmt::format("{}_count", name);
+  if (label) {
+    sample(sum_name, {*label}, sum);
+    sample(count_name, {*label}, h.count());
+  } else {
+    sample(sum_name, {}, sum);
+    sample(count_name, {}, h.count());
+  }
 }
 
 }  // namespace zcnet

@@ -13,6 +13,7 @@
 #include <random>
 
 #include "zcnet/observe/prometheus.hpp"
+#include "zcnet/sys/observe_switch.hpp"
 
 namespace zcnet {
 
@@ -282,6 +283,55 @@ std::uint64_t unix_nanos() noexcept {
                                         .count());
 }
 
+namespace {
+
+bool tracestate_key(std::string_view k) noexcept {
+  const auto lower_digit = [](char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); };
+  const auto rest = [&](char c) {
+    return lower_digit(c) || c == '_' || c == '-' || c == '*' || c == '/';
+  };
+  const auto part = [&](std::string_view p, std::size_t max) {
+    if (p.empty() || p.size() > max || !lower_digit(p[0])) return false;
+    for (char c : p.substr(1))
+      if (!rest(c)) return false;
+    return true;
+  };
+  const auto at = k.find('@');
+  if (at == std::string_view::npos) return part(k, 256);
+  return part(k.substr(0, at), 241) && part(k.substr(at + 1), 14);
+}
+
+bool tracestate_value(std::string_view v) noexcept {
+  if (v.empty() || v.size() > 256 || v.back() == ' ') return false;
+  for (char c : v)
+    if (c < 0x20 || c > 0x7e || c == ',' || c == '=') return false;
+  return true;
+}
+
+}  // namespace
+
+std::optional<std::string> parse_tracestate(std::string_view value) {
+  if (value.size() > 512) return std::nullopt;
+  std::string out;
+  std::size_t members = 0;
+  while (!value.empty()) {
+    const auto comma = value.find(',');
+    std::string_view m = value.substr(0, comma);
+    value = comma == std::string_view::npos ? std::string_view() : value.substr(comma + 1);
+    while (!m.empty() && (m.front() == ' ' || m.front() == '\t')) m.remove_prefix(1);
+    while (!m.empty() && (m.back() == ' ' || m.back() == '\t')) m.remove_suffix(1);
+    if (m.empty()) continue;
+    const auto eq = m.find('=');
+    if (eq == std::string_view::npos || !tracestate_key(m.substr(0, eq)) ||
+        !tracestate_value(m.substr(eq + 1)) || ++members > 32)
+      return std::nullopt;
+    if (!out.empty()) out += ',';
+    out += m;
+  }
+  if (out.empty()) return std::nullopt;
+  return out;
+}
+
 std::string otlp_json(const std::vector<Span>& spans, std::string_view service) {
   std::string out = R"({"resourceSpans":[{"resource":{"attributes":[{"key":"service.name",)"
                     R"("value":{"stringValue":)";
@@ -295,6 +345,11 @@ std::string otlp_json(const std::vector<Span>& spans, std::string_view service) 
                    hex(s.span_id));
     if (!all_zero(s.parent_id))
       fmt::format_to(std::back_inserter(out), R"("parentSpanId":"{}",)", hex(s.parent_id));
+    if (!s.trace_state.empty()) {
+      out += R"("traceState":)";
+      json_string(out, s.trace_state);
+      out += ',';
+    }
     out += R"("name":)";
     json_string(out, s.name);
     // OTLP JSON carries 64-bit integers as strings.
@@ -326,6 +381,8 @@ std::string otlp_json(const std::vector<Span>& spans, std::string_view service) 
 }
 
 Result<std::shared_ptr<Tracer>> Tracer::open(TracerOptions options) {
+  if constexpr (!kObserve)
+    return Error(ENOTSUP, "tracing", "this build (compiled with ZCNET_OBSERVE=OFF)");
   auto policy = TracePolicy::parse(options.sample);
   if (!policy) return std::move(policy).error();
   UniqueFd fd;

@@ -6,6 +6,7 @@
 #include <cstdint>
 
 #include "zcnet/observe/counter.hpp"
+#include "zcnet/observe/pool_metrics.hpp"
 #include "zcnet/proxy/proxy.hpp"
 
 namespace zcnet::proxy {
@@ -24,6 +25,7 @@ struct Proxy::WorkerMetrics {
   Counter mirror_dropped;
   Counter mirror_cuts;
   std::atomic<std::uint64_t> pipes_leased{0};  // sampled by the watchdog
+  PoolGauges pools;                            // the worker's pools, sampled by the watchdog
 };
 
 }  // namespace zcnet::proxy

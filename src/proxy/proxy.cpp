@@ -16,7 +16,9 @@
 #include "proxy/metrics.hpp"
 #include "proxy/relay.hpp"
 #include "proxy/worker.hpp"
+#include "zcnet/observe/process_metrics.hpp"
 #include "zcnet/observe/prometheus.hpp"
+#include "zcnet/observe/syscall_timing.hpp"
 
 namespace zcnet::proxy {
 
@@ -307,7 +309,14 @@ void Proxy::write_metrics(std::string& out) const {
                     {"direction", ways[w]},
                     {"path", paths[k]}},
                    u.state->bytes[w][k].load(std::memory_order_relaxed));
+  {
+    std::vector<const PoolGauges*> pools;
+    for (const auto& m : metrics_) pools.push_back(&m->pools);
+    write_pool_metrics(p, pools);
+  }
   if (const Tracer* t = config_->options().tracer.get()) write_trace_metrics(p, *t);
+  write_syscall_metrics(p);
+  write_process_metrics(p);
 }
 
 namespace {

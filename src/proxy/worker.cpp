@@ -94,7 +94,9 @@ void Worker::check_idle(Clock::time_point now) {
     }
     c = next;
   }
-  metrics_->pipes_leased.store(pipes_.stats().leased, std::memory_order_relaxed);
+  const PipePoolStats pipes = pipes_.stats();
+  metrics_->pipes_leased.store(pipes.leased, std::memory_order_relaxed);
+  metrics_->pools.sample(buffers_.stats(), pipes);
 }
 
 void Worker::log_line(std::string_view line) {

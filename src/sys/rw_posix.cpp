@@ -5,6 +5,8 @@
 
 #include <limits>
 
+#include "zcnet/sys/syscall_timing.hpp"
+
 #if defined(__linux__) && defined(__LP64__)
 #include <sys/syscall.h>
 #endif
@@ -19,9 +21,10 @@ constexpr int kNoSignal = MSG_NOSIGNAL;
 constexpr int kNoSignal = 0;  // BSD/macOS: SO_NOSIGPIPE on the socket instead
 #endif
 
-// Runs `call` until it is not interrupted by a signal.
+// Runs `call` until it is not interrupted by a signal, timed as `which` while timing is on.
 template <class Call>
-IoResult retry(Call call) noexcept {
+IoResult retry(Syscall which, Call call) noexcept {
+  const SyscallTimer timer(which);
   for (;;) {
     IoResult r = io_result(call());
     if (r.err != EINTR) return r;
@@ -68,40 +71,40 @@ bool fits_off_t(std::uint64_t offset) noexcept {
 }  // namespace
 
 IoResult read(int fd, void* buf, std::size_t len) noexcept {
-  return retry([&] { return ::read(fd, buf, len); });
+  return retry(Syscall::Read, [&] { return ::read(fd, buf, len); });
 }
 
 IoResult pread(int fd, void* buf, std::size_t len, std::uint64_t offset) noexcept {
   if (!fits_off_t(offset)) return IoResult{0, EOVERFLOW};
-  return retry([&] { return raw_pread(fd, buf, len, static_cast<off_t>(offset)); });
+  return retry(Syscall::Pread, [&] { return raw_pread(fd, buf, len, static_cast<off_t>(offset)); });
 }
 
 IoResult write(int fd, const void* buf, std::size_t len) noexcept {
-  return retry([&] { return ::write(fd, buf, len); });
+  return retry(Syscall::Write, [&] { return ::write(fd, buf, len); });
 }
 
 IoResult pwrite(int fd, const void* buf, std::size_t len, std::uint64_t offset) noexcept {
   if (!fits_off_t(offset)) return IoResult{0, EOVERFLOW};
-  return retry([&] { return ::pwrite(fd, buf, len, static_cast<off_t>(offset)); });
+  return retry(Syscall::Pwrite, [&] { return ::pwrite(fd, buf, len, static_cast<off_t>(offset)); });
 }
 
 IoResult writev(int fd, const iovec* iov, int count) noexcept {
-  return retry([&] { return ::writev(fd, iov, count); });
+  return retry(Syscall::Writev, [&] { return ::writev(fd, iov, count); });
 }
 
 IoResult send(int fd, const void* buf, std::size_t len, int flags) noexcept {
-  return retry([&] { return raw_send(fd, buf, len, flags | kNoSignal); });
+  return retry(Syscall::Send, [&] { return raw_send(fd, buf, len, flags | kNoSignal); });
 }
 
 IoResult recv(int fd, void* buf, std::size_t len, int flags) noexcept {
-  return retry([&] { return raw_recv(fd, buf, len, flags); });
+  return retry(Syscall::Recv, [&] { return raw_recv(fd, buf, len, flags); });
 }
 
 IoResult sendv(int fd, const iovec* iov, int count, int flags) noexcept {
   msghdr msg{};
   msg.msg_iov = const_cast<iovec*>(iov);  // sendmsg does not write through it
   msg.msg_iovlen = static_cast<decltype(msg.msg_iovlen)>(count);
-  return retry([&] { return raw_sendmsg(fd, &msg, flags | kNoSignal); });
+  return retry(Syscall::Sendmsg, [&] { return raw_sendmsg(fd, &msg, flags | kNoSignal); });
 }
 
 }  // namespace zcnet::sys

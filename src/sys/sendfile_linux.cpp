@@ -5,6 +5,8 @@
 
 #include <limits>
 
+#include "zcnet/sys/syscall_timing.hpp"
+
 namespace zcnet::sys {
 
 namespace {
@@ -17,6 +19,7 @@ bool fits_off_t(std::uint64_t offset) noexcept {
 
 IoResult sendfile(int out_fd, int in_fd, std::uint64_t& in_offset, std::size_t len) noexcept {
   if (!fits_off_t(in_offset)) return IoResult{0, EOVERFLOW};
+  const SyscallTimer timer(Syscall::Sendfile);
   for (;;) {
     auto off = static_cast<off_t>(in_offset);
     IoResult r = io_result(::sendfile(out_fd, in_fd, &off, len));
@@ -29,6 +32,7 @@ IoResult sendfile(int out_fd, int in_fd, std::uint64_t& in_offset, std::size_t l
 IoResult copy_file_range(int in_fd, std::uint64_t& in_offset, int out_fd, std::uint64_t& out_offset,
                          std::size_t len) noexcept {
   if (!fits_off_t(in_offset) || !fits_off_t(out_offset)) return IoResult{0, EOVERFLOW};
+  const SyscallTimer timer(Syscall::CopyFileRange);
   for (;;) {
     auto in_off = static_cast<off_t>(in_offset);
     auto out_off = static_cast<off_t>(out_offset);

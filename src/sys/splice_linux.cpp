@@ -4,6 +4,8 @@
 
 #include <limits>
 
+#include "zcnet/sys/syscall_timing.hpp"
+
 namespace zcnet::sys {
 
 namespace {
@@ -18,6 +20,7 @@ IoResult splice(int in_fd, std::uint64_t* in_offset, int out_fd, std::uint64_t* 
                 std::size_t len, unsigned flags) noexcept {
   if ((in_offset && !fits_loff_t(*in_offset)) || (out_offset && !fits_loff_t(*out_offset)))
     return IoResult{0, EOVERFLOW};
+  const SyscallTimer timer(Syscall::Splice);
   for (;;) {
     loff_t in_off = in_offset ? static_cast<loff_t>(*in_offset) : 0;
     loff_t out_off = out_offset ? static_cast<loff_t>(*out_offset) : 0;
@@ -33,6 +36,7 @@ IoResult splice(int in_fd, std::uint64_t* in_offset, int out_fd, std::uint64_t* 
 }
 
 IoResult tee(int in_fd, int out_fd, std::size_t len, unsigned flags) noexcept {
+  const SyscallTimer timer(Syscall::Tee);
   for (;;) {
     IoResult r = io_result(::tee(in_fd, out_fd, len, flags));
     if (r.err != EINTR) return r;

@@ -11,13 +11,17 @@
 #include <atomic>
 #include <cstdint>
 
+#include "zcnet/sys/observe_switch.hpp"
+
 namespace zcnet {
 
 class Counter {
  public:
   // Invariant: only one thread ever calls add() on a given Counter.
+  // A build without observability (ZCNET_OBSERVE=0) compiles this out: every count stays 0.
   void add(std::uint64_t n = 1) noexcept {
-    v_.store(v_.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
+    if constexpr (kObserve)
+      v_.store(v_.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
   }
   std::uint64_t value() const noexcept { return v_.load(std::memory_order_relaxed); }
 

@@ -9,6 +9,7 @@
 
 #include <cstdint>
 #include <initializer_list>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -41,6 +42,11 @@ class PrometheusText {
   // rising) and le="+Inf", then _sum (in seconds) and _count.
   void histogram(std::string_view name, std::string_view help, const Histogram& h,
                  std::span<const double> bounds_seconds, double units_per_second);
+  // The samples of one histogram of a family already opened with family(name, "histogram", ...),
+  // `label` (if any) on each: for a family with one histogram per label value.
+  void histogram_samples(std::string_view name, std::optional<PrometheusLabel> label,
+                         const Histogram& h, std::span<const double> bounds_seconds,
+                         double units_per_second);
 
  private:
   void labels(std::initializer_list<PrometheusLabel> labels);

@@ -47,6 +47,12 @@ struct TraceContext {
 // all-zero ids, wrong length or case), which a receiver must treat as no parent at all.
 std::optional<TraceContext> parse_traceparent(std::string_view value) noexcept;
 std::string format_traceparent(const TraceContext& c);
+// A `tracestate` header value (W3C Trace Context level 1) checked before it is carried on: at most
+// 32 list members of key=value (keys: lowercase letter or digit first, then [a-z0-9_*/-], an
+// optional @vendor part; values: printable ASCII without ',' and '=', not ending in a space), at
+// most 512 characters, blanks around members and empty members dropped. nullopt for anything
+// else: the state is then not carried (the spec lets a receiver discard what it cannot parse).
+std::optional<std::string> parse_tracestate(std::string_view value);
 std::string hex(std::span<const std::uint8_t> bytes);
 
 // Random ids from a per-thread generator seeded from the OS (never all zero).
@@ -106,7 +112,8 @@ class TracePolicy {
 struct Span {
   TraceId trace_id{};
   SpanId span_id{};
-  SpanId parent_id{};  // all zero: a root span
+  SpanId parent_id{};       // all zero: a root span
+  std::string trace_state;  // the caller's tracestate, carried on (empty: none)
   std::string name;
   int kind = 2;  // OTLP SpanKind: 1 internal, 2 server
   std::uint64_t start_ns = 0;

@@ -2,6 +2,7 @@
 // and whole-trace decisions, the OTLP-JSON shape, and the Tracer's file, queue and drop count.
 #include "zcnet/observe/trace.hpp"
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -260,6 +261,37 @@ TEST(Tracer, AnUnopenableFileIsAnErrorNamingIt) {
   EXPECT_EQ(t.error().code(), ENOENT);
   auto bad = Tracer::open({.file = "-", .sample = "maybe"});
   ASSERT_FALSE(bad);
+}
+
+TEST(TraceState, CheckedMembersAreCarriedOn) {
+  EXPECT_EQ(parse_tracestate("congo=t61rcWkgMzE"), "congo=t61rcWkgMzE");
+  // Blanks around members and empty members go; the order stays.
+  EXPECT_EQ(parse_tracestate(" rojo=00f067aa0ba902b7 ,, congo=t61rcWkgMzE\t"),
+            "rojo=00f067aa0ba902b7,congo=t61rcWkgMzE");
+  EXPECT_EQ(parse_tracestate("tenant1@vendor=a b"), "tenant1@vendor=a b");
+  EXPECT_EQ(parse_tracestate("k=v "), "k=v");  // a blank after the member, not in its value
+  std::string many;
+  for (int i = 0; i < 32; ++i) many += fmt::format("k{}=v,", i);
+  EXPECT_TRUE(parse_tracestate(many));
+}
+
+TEST(TraceState, AnythingElseIsDropped) {
+  for (const char* bad :
+       {"", " , ", "Upper=x", "k", "k=", "k=a,b", "k=a=b", "_k=v", "k@=v", "k@Vendor=v", "k=\x01"})
+    EXPECT_FALSE(parse_tracestate(bad)) << bad;
+  std::string many;
+  for (int i = 0; i < 33; ++i) many += fmt::format("k{}=v,", i);
+  EXPECT_FALSE(parse_tracestate(many));                          // 33 members
+  EXPECT_FALSE(parse_tracestate("k=" + std::string(600, 'v')));  // over 512 characters
+}
+
+TEST(TraceState, WrittenIntoTheSpan) {
+  Span s{.trace_state = "congo=t61rcWkgMzE", .name = "GET"};
+  const std::string out = otlp_json({s}, "svc");
+  EXPECT_NE(out.find(R"("traceState":"congo=t61rcWkgMzE")"), std::string::npos) << out;
+  s.trace_state.clear();
+  EXPECT_EQ(otlp_json({s}, "svc").find("traceState"), std::string::npos);
+  EXPECT_TRUE(nlohmann::json::accept(out));
 }
 
 }  // namespace
