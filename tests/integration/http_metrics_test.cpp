@@ -142,6 +142,35 @@ TEST_P(HttpMetrics, DefaultChoice_SendfileUpToTwoMebibytesThenTheCachedMapping) 
   EXPECT_EQ(m["zcnet_transfer_bytes_copied_total{strategy=\"sendfile\"}"], 0) << text;
   EXPECT_EQ(m["zcnet_transfer_bytes_not_copied_total{strategy=\"mmap\"}"], kBig) << text;
   EXPECT_EQ(m["zcnet_transfer_bytes_copied_total{strategy=\"mmap\"}"], 0) << text;
+
+  // The pools as the workers' watchdogs last copied them (within a second). Each worker maps the
+  // file once (a miss); the second fetch on one connection finds its worker's mapping (a hit).
+  {
+    auto c = client();
+    for (int i = 0; i < 2; ++i) {
+      auto r = c.request("/f5242880.bin");
+      ASSERT_TRUE(r);
+      EXPECT_EQ(r->body.size(), kBig);
+    }
+  }
+  const auto lookups = [&] {
+    return m["zcnet_mapping_cache_lookups_total{result=\"hit\"}"] +
+           m["zcnet_mapping_cache_lookups_total{result=\"miss\"}"];
+  };
+  const auto deadline = std::chrono::steady_clock::now() + 5s;
+  while ((lookups() < 3 || m["zcnet_buffer_pool_acquires_total{result=\"immediate\"}"] < 4) &&
+         std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(50ms);
+    m = scrape(&text);
+  }
+  const double misses = m["zcnet_mapping_cache_lookups_total{result=\"miss\"}"];
+  EXPECT_EQ(lookups(), 3) << text;
+  EXPECT_GE(m["zcnet_mapping_cache_lookups_total{result=\"hit\"}"], 1) << text;
+  EXPECT_EQ(m["zcnet_mapping_cache_entries"], misses) << text;
+  EXPECT_EQ(m["zcnet_mapping_cache_mapped_bytes"], misses * kBig) << text;
+  EXPECT_GE(m["zcnet_buffer_pool_acquires_total{result=\"immediate\"}"], 4) << text;
+  EXPECT_EQ(m["zcnet_buffer_pool_acquires_total{result=\"refused\"}"], 0) << text;
+  EXPECT_EQ(m["zcnet_buffer_pool_buffers{state=\"in_use\"}"], 0) << text;
 }
 
 // promtool accepts the whole exposition, with every family present: statuses, strategies, the

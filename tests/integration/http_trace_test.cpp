@@ -57,7 +57,8 @@ TEST_P(HttpTrace, SpansLinkToTheCallerAndTheBodyTransfer_TraceIdInTheAccessLog) 
   {
     auto c = client();
     auto big = c.request("/f" + std::to_string(kBig) + ".bin",
-                         std::string("traceparent: 00-") + kTrace + "-" + kParent + "-01\r\n");
+                         std::string("traceparent: 00-") + kTrace + "-" + kParent +
+                             "-01\r\ntracestate: congo=t61rcWkgMzE, rojo=00f067aa0ba902b7\r\n");
     ASSERT_TRUE(big);
     EXPECT_EQ(big->status, 200);
     EXPECT_EQ(hash_of(big->body), file_hash(kBig));
@@ -84,6 +85,7 @@ TEST_P(HttpTrace, SpansLinkToTheCallerAndTheBodyTransfer_TraceIdInTheAccessLog) 
   EXPECT_EQ(request->at("traceId"), kTrace);
   EXPECT_EQ(request->at("parentSpanId"), kParent);
   EXPECT_EQ(request->at("kind"), 2);
+  EXPECT_EQ(request->at("traceState"), "congo=t61rcWkgMzE,rojo=00f067aa0ba902b7");
   EXPECT_EQ(attr(*request, "http.response.status_code"), "200");
   EXPECT_EQ(attr(*request, "url.path"), "/f" + std::to_string(kBig) + ".bin");
   EXPECT_GT(std::stoull(attr(*request, "zcnet.bytes_sent")), kBig);  // the head, then the body
@@ -98,6 +100,7 @@ TEST_P(HttpTrace, SpansLinkToTheCallerAndTheBodyTransfer_TraceIdInTheAccessLog) 
   // The request without a traceparent starts a trace of its own.
   EXPECT_NE(other->at("traceId"), kTrace);
   EXPECT_FALSE(other->contains("parentSpanId"));
+  EXPECT_FALSE(other->contains("traceState"));
   EXPECT_EQ(attr(*other, "http.response.status_code"), "404");
 
   const std::string lines = file_text(log);
@@ -232,6 +235,61 @@ TEST_P(HttpTrace, AdminEndpointWithoutTracingSaysSo) {
   ASSERT_TRUE(r);
   EXPECT_EQ(r->status, 409);
   EXPECT_NE(r->body.find("--trace-file"), std::string::npos) << r->body;
+}
+
+TEST_P(HttpTrace, AdminEndpointSwitchesSyscallTiming_AndMetricsShowIt) {
+  start({"--admin", "0", "--metrics", "127.0.0.1:0"});
+  const std::uint16_t port = admin_port(*server_);
+  ASSERT_NE(port, 0) << server_->log();
+  const std::string log = server_->log();
+  const auto at = log.find("metrics on port ");
+  ASSERT_NE(at, std::string::npos) << log;
+  const auto metrics_port = static_cast<std::uint16_t>(std::atoi(log.c_str() + at + 16));
+  // The sum of every syscall's _count, and whether timing says it is on.
+  auto timed = [&](bool* on) {
+    HttpClient m(metrics_port);
+    auto r = m.request("/metrics");
+    EXPECT_TRUE(r && r->status == 200);
+    if (!r) return std::uint64_t{0};
+    if (on) *on = r->body.find("zcnet_syscall_timing_enabled 1\n") != std::string::npos;
+    std::uint64_t n = 0;
+    for (auto p = r->body.find("zcnet_syscall_duration_seconds_count{"); p != std::string::npos;
+         p = r->body.find("zcnet_syscall_duration_seconds_count{", p + 1))
+      n += std::stoull(r->body.substr(r->body.find(' ', p) + 1));
+    return n;
+  };
+  auto put = [&](const std::string& v) {
+    HttpClient a(port);
+    return a.request("/syscall-timing",
+                     "Content-Length: " + std::to_string(v.size()) + "\r\n\r\n" + v, "PUT");
+  };
+  auto c = client();
+  HttpClient a(port);
+  EXPECT_EQ(a.request("/syscall-timing")->body, "off\n");
+  ASSERT_EQ(c.request("/f" + std::to_string(kBig) + ".bin")->status, 200);
+  bool on = true;
+  const std::uint64_t before = timed(&on);
+  EXPECT_FALSE(on);
+  auto bad = put("sometimes");
+  ASSERT_TRUE(bad);
+  EXPECT_EQ(bad->status, 400);
+  auto yes = put("on\n");
+  ASSERT_TRUE(yes);
+  EXPECT_EQ(yes->status, 200);
+  EXPECT_TRUE(server_->wait_for_log("admin: syscall-timing on (was off), asked by 127.0.0.1"))
+      << server_->log();
+  auto big = c.request("/f" + std::to_string(kBig) + ".bin");
+  ASSERT_TRUE(big);
+  EXPECT_EQ(hash_of(big->body), file_hash(kBig));
+  const std::uint64_t during = timed(&on);
+  EXPECT_TRUE(on);
+  EXPECT_GT(during, before);  // the request's reads and the body's sends, at least
+  ASSERT_EQ(put("off")->status, 200);
+  ASSERT_EQ(c.request("/hello.txt")->status, 200);
+  EXPECT_EQ(timed(&on), during);  // off: nothing more, the counts kept
+  EXPECT_FALSE(on);
+  HttpClient cfg(port);
+  EXPECT_EQ(nlohmann::json::parse(cfg.request("/config")->body).at("syscall-timing"), false);
 }
 
 }  // namespace

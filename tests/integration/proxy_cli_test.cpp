@@ -3,8 +3,10 @@
 #include <poll.h>
 
 #include <fstream>
+#include <nlohmann/json.hpp>
 
 #include "cli_process.hpp"
+#include "http_client.hpp"
 #include "proxy_fixture.hpp"
 
 namespace zcnet::test {
@@ -119,6 +121,47 @@ TEST(ProxyCli, SighupReloadsUpstreamsAndKeepsTheConnectionInFlight) {
   ::kill(c.pid, SIGHUP);
   EXPECT_FALSE(line_with(c.err.get(), "reload failed", seen).empty()) << seen;
 
+  ::kill(c.pid, SIGTERM);
+  EXPECT_EQ(wait_exit_within(c.pid, 20s), std::optional<int>(0));
+}
+
+TEST(ProxyCli, AdminEndpointShowsTheSetupAndSwitchesSyscallTiming) {
+  Recorder ra;
+  Upstream a(ra.handler());
+  Child c = spawn({cli(), "proxy", "--listen", "127.0.0.1:0", "--upstream", a.address(),
+                   "--balance", "leastconn", "--admin", "0"});
+  std::string seen;
+  const std::string at = line_with(c.err.get(), "admin on port ", seen);
+  ASSERT_FALSE(at.empty()) << seen;
+  const auto port =
+      static_cast<std::uint16_t>(std::atoi(at.c_str() + at.find("admin on port ") + 14));
+  ASSERT_FALSE(line_with(c.err.get(), "listening on port ", seen).empty()) << seen;
+  {
+    HttpClient h(port);
+    auto r = h.request("/config");
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 200);
+    const auto j = nlohmann::json::parse(r->body);
+    ASSERT_EQ(j.at("listeners").size(), 1u) << r->body;
+    EXPECT_EQ(j.at("listeners")[0].at("balance"), "leastconn");
+    EXPECT_EQ(j.at("listeners")[0].at("upstreams")[0].at("address"), a.address());
+    EXPECT_EQ(j.at("syscall-timing"), false);
+    EXPECT_TRUE(j.at("trace-sample").is_null());
+  }
+  {
+    HttpClient h(port);
+    auto r = h.request("/syscall-timing", "Content-Length: 2\r\n\r\non", "PUT");
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 200);
+    EXPECT_EQ(r->body, "on\n");
+  }
+  EXPECT_FALSE(line_with(c.err.get(), "admin: syscall-timing on (was off)", seen).empty()) << seen;
+  {
+    HttpClient h(port);
+    auto r = h.request("/trace-sample", "Content-Length: 6\r\n\r\nalways", "PUT");
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 409);  // no --trace-file
+  }
   ::kill(c.pid, SIGTERM);
   EXPECT_EQ(wait_exit_within(c.pid, 20s), std::optional<int>(0));
 }

@@ -21,6 +21,7 @@
 #include "cli_process.hpp"
 #include "proxy/proxy_protocol.hpp"
 #include "proxy_fixture.hpp"
+#include "zcnet/observe/syscall_timing.hpp"
 
 namespace zcnet::test {
 namespace {
@@ -687,13 +688,28 @@ TEST_P(ProxyTest, MetricsExposition_PromtoolAcceptsIt) {
     if (req.bytes == 5000) (void)write_all(fd, pattern(300000, 3));
   });
   auto p = start(options({up.address()}));
+  set_syscall_timing(true);  // labelled histograms in the exposition too
   UniqueFd c = connect_loopback(p->port());
   ASSERT_EQ(write_all(c.get(), pattern(5000, 1)), 0);
   ::shutdown(c.get(), SHUT_WR);
   EXPECT_EQ(read_to_end(c.get()).bytes, 300000u);
+  set_syscall_timing(false);
   ASSERT_TRUE(eventually([&] { return p->metric("zcnet_proxy_closed_total") >= 0; }));
+  if (splices()) {  // a pipe was leased; the watchdog copies the pool's counts in on its tick
+    EXPECT_TRUE(eventually([&] {
+      return p->metrics().find("zcnet_pipe_pool_acquires_total{result=\"created\"} 0\n") ==
+             std::string::npos;
+    })) << p->metrics();
+  }
   const std::string text = p->metrics();
   EXPECT_NE(text.find("zcnet_proxy_"), std::string::npos) << text;
+  EXPECT_NE(text.find("zcnet_pipe_pool_pipes{state=\"idle\"}"), std::string::npos) << text;
+  EXPECT_NE(text.find("zcnet_buffer_pool_buffers{state=\"allocated\"}"), std::string::npos);
+  EXPECT_NE(text.find("process_resident_memory_bytes"), std::string::npos);
+  if (kObserve && GetParam().backend != "uring") {  // io_uring operations are not timed
+    EXPECT_NE(text.find("zcnet_syscall_duration_seconds_count{syscall="), std::string::npos)
+        << text;
+  }
   const Checked r = promtool_check_metrics(tool, text);
   ASSERT_TRUE(r.code);
   EXPECT_EQ(*r.code, 0) << r.said << "\n" << text;

@@ -163,3 +163,67 @@ def test_static_server_traces_requests_as_children_of_the_callers_span(tmp_path)
 def test_static_server_bad_trace_sample_raises(tmp_path):
     with pytest.raises(Exception, match="ratio:7"):
         zcnet.StaticServer(str(tmp_path), trace_file=str(tmp_path / "t"), trace_sample="ratio:7")
+
+
+def test_metrics_dict_sums_every_server_and_adds_the_process_families(tmp_path):
+    body = os.urandom(100_000)
+    (tmp_path / "m.bin").write_bytes(body)
+    with zcnet.StaticServer(str(tmp_path), grace=1.0) as a, zcnet.StaticServer(
+        str(tmp_path), grace=1.0
+    ) as b:
+        for port, n in ((a.port, 2), (b.port, 3)):
+            for _ in range(n):
+                status, got = get(port, "/m.bin")
+                assert status == 200 and digest(got) == digest(body)
+        assert get(a.port, "/missing")[0] == 404
+        own_a = zcnet.parse_metrics(a.metrics())
+        own_b = zcnet.parse_metrics(b.metrics())
+        m = zcnet.metrics()
+    ok = (("status", "200"),)
+    assert own_a["zcnet_http_requests_total"][ok] == 2
+    assert own_b["zcnet_http_requests_total"][ok] == 3
+    assert m["zcnet_http_requests_total"][ok] >= 5  # and any other server still alive here
+    assert m["zcnet_http_requests_total"][(("status", "404"),)] >= 1
+    # Process-wide families appear once, not once per server.
+    assert m["process_resident_memory_bytes"][()] == pytest.approx(
+        own_a["process_resident_memory_bytes"][()], rel=0.5
+    )
+    assert m["zcnet_syscall_timing_enabled"][()] in (0.0, 1.0)
+
+
+def test_syscall_timing_switch_fills_the_histograms(tmp_path):
+    (tmp_path / "s.bin").write_bytes(os.urandom(300_000))
+
+    def counted():
+        m = zcnet.metrics()
+        return sum(m.get("zcnet_syscall_duration_seconds_count", {}).values())
+
+    with zcnet.StaticServer(str(tmp_path), grace=1.0) as server:
+        zcnet.set_syscall_timing(True)
+        try:
+            before = counted()
+            assert zcnet.metrics()["zcnet_syscall_timing_enabled"][()] == 1
+            assert get(server.port, "/s.bin")[0] == 200
+            during = counted()
+        finally:
+            zcnet.set_syscall_timing(False)
+        assert get(server.port, "/s.bin")[0] == 200
+        after = counted()
+    assert during > before
+    assert after == during
+    assert zcnet.metrics()["zcnet_syscall_timing_enabled"][()] == 0
+
+
+def test_parse_metrics_reads_labels_escapes_and_refuses_garbage():
+    text = (
+        "# HELP x A counter.\n# TYPE x counter\n"
+        'x{a="1",b="q\\"uote\\\\n"} 3\n'
+        "y 4.5\n"
+        'h_bucket{le="+Inf"} 7\n'
+    )
+    m = zcnet.parse_metrics(text)
+    assert m["x"][(("a", "1"), ("b", 'q"uote\\n'))] == 3
+    assert m["y"][()] == 4.5
+    assert m["h_bucket"][(("le", "+Inf"),)] == 7
+    with pytest.raises(ValueError, match="line 2"):
+        zcnet.parse_metrics("y 1\nnot a sample line at all\n")
