@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Runs every test: lint (clang-format), then the release (g++ 12), ASan+UBSan (clang 14), TSan
-# and portable (g++ 12) builds, each through ctest, then the Python tests.
+# and portable (g++ 12) builds, each through ctest, the build with observability compiled out
+# (noobserve: the zcnet command and a smoke test of it), then the Python tests.
 # ZCNET_TEST_PRESETS="release asan" picks a subset.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-presets=${ZCNET_TEST_PRESETS:-"release asan tsan portable"}
+presets=${ZCNET_TEST_PRESETS:-"release asan tsan portable noobserve"}
 jobs=$(nproc)
 stage_start=$SECONDS
 stage_done() {  # prints how long the step took: CI's time budget is spent here
@@ -21,6 +22,11 @@ for preset in $presets; do
   cmake --preset "$preset" >/dev/null
   cmake --build --preset "$preset" -j "$jobs"
   stage_done "$preset build"
+  if [ "$preset" = noobserve ]; then  # no test programs in this build: a smoke test of the command
+    scripts/smoke-noobserve.sh
+    stage_done "$preset smoke"
+    continue
+  fi
   echo "=== $preset: ctest"
   # Tests share 2 cores and real sockets: run them one at a time so timings stay sane.
   env_extra=()
