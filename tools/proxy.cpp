@@ -8,8 +8,8 @@
 #include <fcntl.h>
 #include <fmt/format.h>
 
-#include "admin.hpp"
 #include "commands.hpp"
+#include "endpoints.hpp"
 #include "proxy_config.hpp"
 #include "stop_signals.hpp"
 #include "zcnet/loop/loop_group.hpp"
@@ -95,14 +95,9 @@ void run_proxy(const ProxyCommandLine& line) {
                                       .config = [&setup] { return proxy_setup_json(setup); },
                                       .tracer = [tracer] { return tracer; }});
   std::unique_ptr<MetricsEndpoint> metrics;
-  if (!setup.metrics.empty()) {
-    auto [mip, mport] = split_listen(setup.metrics, "--metrics");
-    UniqueFd ml = check(listen_tcp(mip, mport, ListenOptions{}));
-    mport = check(zcnet::local_port(ml.get()));
-    metrics = check(MetricsEndpoint::start(
-        std::move(ml), [px = p.get()](std::string& out) { px->write_metrics(out); }));
-    fmt::print(stderr, "zcnet proxy: metrics on port {}\n", mport);
-  }
+  if (!setup.metrics.empty())
+    metrics = start_metrics(setup.metrics, "proxy",
+                            [px = p.get()](std::string& out) { px->write_metrics(out); });
 
   LoopGroup group(go);
   auto started = group.start([&](Loop& loop, std::size_t i) -> Task<void> {

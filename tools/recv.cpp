@@ -10,8 +10,10 @@
 #include <limits>
 
 #include "commands.hpp"
+#include "endpoints.hpp"
 #include "report.hpp"
 #include "stop_signals.hpp"
+#include "transfer_metrics.hpp"
 #include "wire.hpp"
 #include "zcnet/loop/task_group.hpp"
 #include "zcnet/pool/buffer_pool.hpp"
@@ -26,7 +28,7 @@ using namespace std::chrono_literals;
 constexpr std::uint64_t kUntilEof = std::numeric_limits<std::uint64_t>::max() - 1;
 
 struct RecvArgs {
-  std::string listen, out, backend;
+  std::string listen, out, backend, metrics;
   int count = 1;
   double grace = 5;
   bool json = false;
@@ -38,6 +40,7 @@ struct RecvContext {
   const RecvArgs& args;
   int out_fd;  // -1: discard
   TaskGroup& conns;
+  TransferMetrics* metrics;  // null without --metrics
   int failed = 0;
 };
 
@@ -97,6 +100,7 @@ Task<Result<void>> write_out(RecvContext& c, int fd, Received& rx, std::uint64_t
   opts.limit = limit;
   Transfer t(c.engine, Socket{fd}, FileRange{c.out_fd, offset, {}}, opts);
   auto r = co_await transfer(c.loop, t, io);
+  if (c.metrics) c.metrics->transfer(t, r ? TransferMetrics::Ok : TransferMetrics::Failed);
   rx.strategy = to_string(t.choice().strategy);
   rx.reason = t.choice().describe();
   rx.stats += t.stats();
@@ -163,7 +167,16 @@ Task<void> serve_connection(RecvContext& c, UniqueFd fd) {
     rx.reason = "nothing to write";
   }
   const IoOptions opts(c.conns.token());  // named: see the note on temporaries in serve()
+  if (c.metrics) c.metrics->opened();
   auto r = co_await receive(c, fd.get(), rx, opts);
+  if (c.metrics) {
+    if (c.out_fd < 0) {  // read and dropped: no Transfer counted it
+      c.metrics->copied(StrategyKind::ReadWrite, rx.stats.bytes);
+      c.metrics->outcome(r ? TransferMetrics::Ok : TransferMetrics::Failed);
+    }
+    c.metrics->closed();
+    c.metrics->sample_pools(c.engine);
+  }
   Report rep{"recv",
              rx.stats,
              std::chrono::duration<double>(Clock::now() - t0).count(),
@@ -236,9 +249,17 @@ void run_recv(const RecvArgs& a) {
   // Declared before the loop: tasks a second signal leaves suspended die with the loop, and
   // their transfers still give buffers and pipes back to this engine then.
   Engine engine;
+  std::unique_ptr<TransferMetrics> metrics;
+  std::unique_ptr<MetricsEndpoint> endpoint;  // after `metrics`: stops scraping it first
+  if (!a.metrics.empty()) {
+    metrics = std::make_unique<TransferMetrics>("recv");
+    metrics->sample_pools(engine);
+    endpoint = start_metrics(a.metrics, "recv",
+                             [m = metrics.get()](std::string& text) { m->write(text); });
+  }
   std::unique_ptr<Loop> loop = create_loop(a.backend);
   TaskGroup conns(*loop);
-  RecvContext ctx{*loop, engine, a, out.get(), conns};
+  RecvContext ctx{*loop, engine, a, out.get(), conns, metrics.get()};
   // SIGINT/SIGTERM: drain within --grace, then a second signal stops at once. Both Loop calls
   // are thread-safe.
   Loop* l = loop.get();
@@ -275,6 +296,9 @@ void add_recv(CLI::App& app) {
                   "seconds transfers may run on after SIGINT/SIGTERM before they are cancelled")
       ->check(CLI::NonNegativeNumber);
   add_backend_option(cmd, a->backend);
+  cmd->add_option("--metrics", a->metrics,
+                  "ADDR:PORT serving Prometheus metrics at /metrics (port 0: any): transfers, "
+                  "bytes by strategy, the zero-copy ledger, pools");
   cmd->add_flag("--json", a->json, "print one JSON object per connection");
   cmd->callback([a] { run_recv(*a); });
 }

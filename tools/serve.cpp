@@ -19,8 +19,8 @@
 #include <optional>
 #include <thread>
 
-#include "admin.hpp"
 #include "commands.hpp"
+#include "endpoints.hpp"
 #include "serve_config.hpp"
 #include "stop_signals.hpp"
 #include "zcnet/http/server.hpp"
@@ -97,14 +97,9 @@ void run_process(const ServeCommandLine& line, const ServeArgs& a, StopSignals& 
                                   .tracer = [s] { return s->site()->options().tracer; }});
   }
   std::unique_ptr<MetricsEndpoint> metrics;
-  if (!a.metrics.empty()) {
-    auto [mip, mport] = split_listen(a.metrics, "--metrics");
-    UniqueFd ml = check(listen_tcp(mip, mport, ListenOptions{}));
-    mport = check(zcnet::local_port(ml.get()));
-    metrics = check(MetricsEndpoint::start(
-        std::move(ml), [s = server.get()](std::string& out) { s->write_metrics(out); }));
-    fmt::print(stderr, "zcnet serve: metrics on port {}\n", mport);
-  }
+  if (!a.metrics.empty())
+    metrics = start_metrics(a.metrics, "serve",
+                            [s = server.get()](std::string& out) { s->write_metrics(out); });
 
   LoopGroup group(go);
   auto started = group.start([&](Loop& loop, std::size_t i) -> Task<void> {

@@ -33,68 +33,12 @@ WorkerMetrics& Server::add_worker_metrics() {
 
 // The zero-copy ledger, summed over the workers.
 void Server::write_ledger(PrometheusText& p) const {
-  struct Sum {
-    std::uint64_t copied = 0, not_copied = 0, zc = 0, zc_copied = 0;
-  };
-  std::array<Sum, kStrategySlots> sums{};
-  std::array<std::array<std::array<std::uint64_t, kFallbackReasons>, kStrategySlots>,
-             kStrategySlots>
-      falls{};
-  {
-    std::lock_guard lock(mu_);
-    for (const auto& m : metrics_) {
-      for (std::size_t i = 0; i < kStrategySlots; ++i) {
-        sums[i].copied += m->ledger[i].copied.value();
-        sums[i].not_copied += m->ledger[i].not_copied.value();
-        sums[i].zc += m->ledger[i].zc_completions.value();
-        sums[i].zc_copied += m->ledger[i].zc_copied.value();
-        for (std::size_t j = 0; j < kStrategySlots; ++j)
-          for (std::size_t k = 0; k < kFallbackReasons; ++k)
-            falls[i][j][k] += m->fallbacks[i][j][k].value();
-      }
-    }
-  }
-  // One sample per strategy that has sent a body.
-  const auto bytes_family = [&](std::string_view name, std::string_view help,
-                                std::uint64_t Sum::*field) {
-    p.family(name, "counter", help);
-    for (std::size_t i = 0; i < kHeadersOnly; ++i)
-      if (sums[i].copied || sums[i].not_copied)
-        p.sample(name, {{"strategy", strategy_label(i)}}, sums[i].*field);
-  };
-  bytes_family("zcnet_transfer_bytes_copied_total",
-               "Response body bytes that passed through a user-space buffer, by the strategy "
-               "that sent them.",
-               &Sum::copied);
-  bytes_family("zcnet_transfer_bytes_not_copied_total",
-               "Response body bytes sent without a user-space copy (page references or a "
-               "mapping), by strategy. The kernel may still copy them: see "
-               "zcnet_transfer_zerocopy_completions_total.",
-               &Sum::not_copied);
-  p.family("zcnet_transfer_zerocopy_completions_total", "counter",
-           "MSG_ZEROCOPY and io_uring send_zc notifications, by strategy and by whether the kernel "
-           "flagged the bytes copied anyway (always so on loopback).");
-  for (std::size_t i = 0; i < kHeadersOnly; ++i) {
-    if (!sums[i].zc) continue;
-    p.sample("zcnet_transfer_zerocopy_completions_total",
-             {{"strategy", strategy_label(i)}, {"kernel_copied", "true"}}, sums[i].zc_copied);
-    p.sample("zcnet_transfer_zerocopy_completions_total",
-             {{"strategy", strategy_label(i)}, {"kernel_copied", "false"}},
-             sums[i].zc - sums[i].zc_copied);
-  }
-  p.family("zcnet_transfer_fallbacks_total", "counter",
-           "Transfers that left a strategy the kernel refused for the next one, by the errno "
-           "that made them (other: any errno not named).");
-  for (std::size_t i = 0; i < kStrategySlots; ++i)
-    for (std::size_t j = 0; j < kStrategySlots; ++j)
-      for (std::size_t k = 0; k < kFallbackReasons; ++k)
-        if (falls[i][j][k])
-          p.sample("zcnet_transfer_fallbacks_total",
-                   {{"from", strategy_label(i)},
-                    {"to", strategy_label(j)},
-                    {"reason", k < kFallbackErrnos.size() ? errno_name(kFallbackErrnos[k])
-                                                          : std::string_view("other")}},
-                   falls[i][j][k]);
+  std::array<std::string_view, kHeadersOnly> names;
+  for (std::size_t i = 0; i < names.size(); ++i) names[i] = strategy_label(i);
+  std::vector<const Ledger*> ledgers;
+  std::lock_guard lock(mu_);
+  for (const auto& m : metrics_) ledgers.push_back(&m->ledger);
+  zcnet::write_ledger(p, ledgers, names);
 }
 
 void Server::write_metrics(std::string& out) const {

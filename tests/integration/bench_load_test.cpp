@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "cli_process.hpp"
+#include "http_client.hpp"
 #include "support.hpp"
 
 namespace zcnet {
@@ -225,6 +226,52 @@ TEST(LoadServerCommand, AnswersByteExact_StopsCleanlyOnSigterm) {
     ASSERT_TRUE(code.has_value()) << "load-server did not stop";
     EXPECT_EQ(*code, 0) << read_all(c.err.get());
   }
+}
+
+TEST(LoadServerCommand, MetricsCountEveryTransferAndByte) {
+  const auto file = test::TempFile::with_pattern(200'000, 3);
+  auto c = spawn({cli(), "load-server", "--file", file.path(), "--strategy", "read-write",
+                  "--metrics", "127.0.0.1:0"});
+  const int port = read_stdout_port(c.out.get());
+  ASSERT_GT(port, 0);
+  const int metrics = test::read_port(c.err.get());  // "zcnet load-server: metrics on port N"
+  ASSERT_GT(metrics, 0);
+  std::uint64_t asked = 0;
+  {
+    UniqueFd fd = test::connect_loopback(static_cast<std::uint16_t>(port));
+    for (std::uint64_t n : {std::uint64_t{200'000}, std::uint64_t{10}, std::uint64_t{4096}}) {
+      std::byte req[8];
+      for (int i = 0; i < 8; ++i) req[i] = std::byte((n >> (8 * i)) & 0xff);
+      ASSERT_TRUE(write_all(fd.get(), req, sizeof req));
+      std::vector<std::byte> got(n);
+      ASSERT_TRUE(read_exact(fd.get(), got.data(), got.size())) << n;
+      EXPECT_EQ(test::hash_bytes(got.data(), got.size()), file.hash(0, n)) << n;
+      asked += n;
+    }
+  }
+  const std::string want_bytes =
+      "zcnet_load_server_bytes_total{strategy=\"read-write\"} " + std::to_string(asked) + "\n";
+  std::string text;
+  for (int i = 0; i < 200; ++i) {  // the connection's end is counted once the server sees it
+    test::HttpClient h(static_cast<std::uint16_t>(metrics));
+    auto r = h.request("/metrics");
+    ASSERT_TRUE(r);
+    text = r->body;
+    if (text.find("zcnet_load_server_open_connections 0\n") != std::string::npos) break;
+    std::this_thread::sleep_for(10ms);
+  }
+  EXPECT_NE(text.find("zcnet_load_server_transfers_total{result=\"ok\"} 3\n"), std::string::npos)
+      << text;
+  EXPECT_NE(text.find(want_bytes), std::string::npos) << text;
+  EXPECT_NE(text.find("zcnet_transfer_bytes_copied_total{strategy=\"read-write\"} " +
+                      std::to_string(asked) + "\n"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("zcnet_load_server_open_connections 0\n"), std::string::npos) << text;
+  ::kill(c.pid, SIGTERM);
+  auto code = test::wait_exit_within(c.pid, 10s);
+  ASSERT_TRUE(code.has_value()) << "load-server did not stop";
+  EXPECT_EQ(*code, 0) << read_all(c.err.get());
 }
 
 // A missing file fails the run (1); an unknown strategy is a usage error (CLI11's 105).

@@ -3,8 +3,10 @@
 
 #include <nlohmann/json.hpp>
 #include <string>
+#include <thread>
 
 #include "cli_process.hpp"
+#include "http_client.hpp"
 #include "support.hpp"
 #include "zcnet/loop/loop.hpp"
 #include "zcnet/sys/capabilities.hpp"
@@ -61,6 +63,54 @@ INSTANTIATE_TEST_SUITE_P(EveryStrategy, CliSendRecv,
                            std::erase(n, '-');
                            return n;
                          });
+
+// GET /metrics of a --metrics endpoint on `port`: the body.
+std::string scrape(int port) {
+  test::HttpClient c(static_cast<std::uint16_t>(port));
+  auto r = c.request("/metrics");
+  return r && r->status == 200 ? r->body : std::string();
+}
+
+TEST(Cli, RecvMetrics_CountTheTransfersBytesAndLedger_PromtoolAcceptsThem) {
+  TempFile src = TempFile::with_pattern((3 << 20) + 5);
+  TempFile out = TempFile::empty();
+  Child rx = spawn({cli(), "recv", "--listen", "127.0.0.1:0", "--out", out.path(), "--count", "2",
+                    "--metrics", "127.0.0.1:0"});
+  const int metrics = read_port(rx.err.get());  // "metrics on port N" comes first
+  const int port = read_port(rx.err.get());
+  ASSERT_GT(metrics, 0);
+  ASSERT_GT(port, 0);
+  Child tx = spawn({cli(), "send", src.path(), "--to", "127.0.0.1:" + std::to_string(port), "-P",
+                    "2", "--strategy", "read-write"});
+  ASSERT_EQ(wait_exit(tx.pid), 0) << read_all(tx.err.get());
+  // Both connections counted once recv is done with them (it exits after --count 2, so scrape
+  // while the second may still be finishing: poll until both are in).
+  std::string text;
+  for (int i = 0; i < 200; ++i) {
+    text = scrape(metrics);
+    if (text.find("zcnet_recv_transfers_total{result=\"ok\"} 2\n") != std::string::npos) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_NE(text.find("zcnet_recv_transfers_total{result=\"ok\"} 2\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("zcnet_recv_transfers_total{result=\"failed\"} 0\n"), std::string::npos);
+  // Every byte counted once, under the strategy recv chose, in the ledger too.
+  std::uint64_t by_strategy = 0, ledger = 0;
+  for (const char* family : {"zcnet_recv_bytes_total{", "zcnet_transfer_bytes_copied_total{",
+                             "zcnet_transfer_bytes_not_copied_total{"})
+    for (auto p = text.find(family); p != std::string::npos; p = text.find(family, p + 1))
+      (family[6] == 'r' ? by_strategy : ledger) += std::stoull(text.substr(text.find(' ', p) + 1));
+  EXPECT_EQ(by_strategy, src.size()) << text;
+  EXPECT_EQ(ledger, src.size()) << text;
+  EXPECT_NE(text.find("zcnet_recv_open_connections 0\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("process_open_fds"), std::string::npos);
+  if (const std::string tool = test::promtool(); !tool.empty()) {
+    const test::Checked r = test::promtool_check_metrics(tool, text);
+    ASSERT_TRUE(r.code);
+    EXPECT_EQ(*r.code, 0) << r.said << "\n" << text;
+  }
+  ASSERT_EQ(wait_exit(rx.pid), 0) << read_all(rx.err.get());
+  EXPECT_EQ(out.hash(), src.hash());
+}
 
 TEST(Cli, SendToClosedPort_ExitsNonzeroWithTypedError) {
   auto l = test::listen_loopback();

@@ -9,6 +9,7 @@
 #include <chrono>
 
 #include "bench/load.hpp"
+#include "transfer_metrics.hpp"
 #include "zcnet/loop/task_group.hpp"
 #include "zcnet/transfer/transfer.hpp"
 
@@ -69,6 +70,7 @@ void note(ServerTotals& t, const Error& e) {
 }
 
 Task<void> serve_connection(ServeContext& c, UniqueFd fd, CancelToken cancel) {
+  if (c.config.metrics) c.config.metrics->opened();
   if (!c.socket_options_taken) {
     c.socket_options_taken = true;
     c.totals.socket_options = socket_options_of(fd.get());
@@ -97,11 +99,22 @@ Task<void> serve_connection(ServeContext& c, UniqueFd fd, CancelToken cancel) {
     auto r = co_await transfer(c.loop, t, io);
     c.totals.stats += t.stats();
     ++c.totals.ran[static_cast<std::size_t>(t.choice().strategy)];
+    if (c.config.metrics) {
+      const bool cut = !r && (r.error().code() == EPIPE || r.error().code() == ECONNRESET ||
+                              r.error().code() == ECANCELED);
+      c.config.metrics->transfer(t, r     ? TransferMetrics::Ok
+                                    : cut ? TransferMetrics::Cut
+                                          : TransferMetrics::Failed);
+    }
     if (!r) {
       note(c.totals, r.error());
       break;
     }
     ++c.totals.transfers;
+  }
+  if (c.config.metrics) {
+    c.config.metrics->closed();
+    c.config.metrics->sample_pools(c.engine);
   }
   c.loop.close(std::move(fd));
 }

@@ -20,6 +20,8 @@
 
 namespace zcnet::cli {
 
+class TransferMetrics;
+
 // What the server did during one cell (read after the thread has ended).
 struct ServerTotals {
   Stats stats;  // engine counters summed over every transfer (cut ones included)
@@ -42,6 +44,8 @@ struct BenchServerConfig {
   // Buffer pool cap per size class: buffer strategies hold one per transfer, zero-copy ones more
   // until the kernel's completions return them, so the pool grows (lazily) with the concurrency.
   std::size_t max_buffers_per_class = 64;
+  // Counted into as the loop thread goes (load-server --metrics); null: not counted.
+  TransferMetrics* metrics = nullptr;
 };
 
 class BenchServer {

@@ -11,14 +11,16 @@
 #include "bench/bench_server.hpp"
 #include "bench/load.hpp"
 #include "commands.hpp"
+#include "endpoints.hpp"
 #include "stop_signals.hpp"
+#include "transfer_metrics.hpp"
 
 namespace zcnet::cli {
 
 namespace {
 
 struct LoadServerArgs {
-  std::string file, strategy = "auto", backend = std::string(kDefaultLoadBackend);
+  std::string file, strategy = "auto", backend = std::string(kDefaultLoadBackend), metrics;
 };
 
 void run_load_server(const LoadServerArgs& a) {
@@ -33,6 +35,14 @@ void run_load_server(const LoadServerArgs& a) {
   config.file_fd = file.fd.get();
   config.file_size = file.size;
   config.max_buffers_per_class = 4096;
+  std::unique_ptr<TransferMetrics> metrics;
+  std::unique_ptr<MetricsEndpoint> endpoint;  // after `metrics`: stops scraping it first
+  if (!a.metrics.empty()) {
+    metrics = std::make_unique<TransferMetrics>("load_server");
+    config.metrics = metrics.get();
+    endpoint = start_metrics(a.metrics, "load-server",
+                             [m = metrics.get()](std::string& text) { m->write(text); });
+  }
   auto server = check(BenchServer::start(config));
   fmt::print("{}\n", server->port());
   std::fflush(stdout);
@@ -61,6 +71,9 @@ void add_load_server(CLI::App& app) {
       ->required();
   add_strategy_option(cmd, a->strategy, "the responses");
   add_backend_option(cmd, a->backend);  // default: kDefaultLoadBackend
+  cmd->add_option("--metrics", a->metrics,
+                  "ADDR:PORT serving Prometheus metrics at /metrics (port 0: any): transfers, "
+                  "bytes by strategy, the zero-copy ledger, pools");
   cmd->callback([a] { run_load_server(*a); });
 }
 

@@ -1,4 +1,6 @@
-// The admin endpoint (--admin [ADDR:]PORT, loopback by default) shared by serve and proxy:
+// The endpoints of the serving commands. --metrics ADDR:PORT (serve, proxy, recv, load-server):
+// GET /metrics in the Prometheus text format. --admin [ADDR:]PORT (serve and proxy; loopback by
+// default):
 //   GET /config          the options the process started with (JSON, from the command's own
 //                        writer) and the sampling policy in force
 //   GET /trace-sample    the sampling policy in force; PUT /trace-sample sets a new one (the
@@ -12,6 +14,7 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <string_view>
 
 #include "zcnet/observe/metrics_endpoint.hpp"
 #include "zcnet/observe/trace.hpp"
@@ -27,6 +30,11 @@ struct AdminHooks {
 // Listens on `where` ("PORT" alone: 127.0.0.1:PORT) and serves the routes above on the endpoint's
 // own thread; prints the port it got.
 std::unique_ptr<MetricsEndpoint> start_admin(const std::string& where, AdminHooks hooks);
+
+// Listens on `where` (ADDR:PORT, port 0: any) and answers GET /metrics with what `collect`
+// writes, on the endpoint's own thread; prints "zcnet COMMAND: metrics on port N".
+std::unique_ptr<MetricsEndpoint> start_metrics(const std::string& where, std::string_view command,
+                                               MetricsEndpoint::Collect collect);
 
 // One request (exposed for tests through the endpoint): nullopt is 404.
 std::optional<EndpointReply> admin_request(const AdminHooks& hooks, const EndpointRequest& r);

@@ -1,4 +1,4 @@
-#include "admin.hpp"
+#include "endpoints.hpp"
 
 #include <fmt/format.h>
 
@@ -61,6 +61,16 @@ std::optional<EndpointReply> admin_request(const AdminHooks& h, const EndpointRe
   const std::string now = tracer->sample();
   log_change(h, "trace-sample", now, was, r.peer);
   return EndpointReply{200, now + "\n"};
+}
+
+std::unique_ptr<MetricsEndpoint> start_metrics(const std::string& where, std::string_view command,
+                                               MetricsEndpoint::Collect collect) {
+  auto [ip, port] = split_listen(where, "--metrics");
+  UniqueFd l = check(listen_tcp(ip, port, ListenOptions{}));
+  port = check(zcnet::local_port(l.get()));
+  auto ep = check(MetricsEndpoint::start(std::move(l), std::move(collect)));
+  fmt::print(stderr, "zcnet {}: metrics on port {}\n", command, port);
+  return ep;
 }
 
 std::unique_ptr<MetricsEndpoint> start_admin(const std::string& where, AdminHooks hooks) {
