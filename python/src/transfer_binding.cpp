@@ -50,6 +50,7 @@ nb::dict stats_dict(const Stats& s) {
   d["waits"] = s.waits;
   d["fallbacks"] = s.fallbacks;
   d["elapsed_s"] = std::chrono::duration<double>(s.elapsed).count();
+  d["waited_s"] = std::chrono::duration<double>(s.waited).count();
   return d;
 }
 
@@ -140,7 +141,9 @@ Stats run_to_end(Transfer& t, std::optional<double> timeout_s, const char* op) {
     if (o.bytes > 0) deadline = idle_deadline(timeout_s);
     if (o.wait) {
       pollfd p = to_pollfd(*o.wait);
+      const auto began = std::chrono::steady_clock::now();
       wait_ready(&p, 1, deadline, op);
+      t.add_wait_time(std::chrono::steady_clock::now() - began);
     } else {
       check_signals();
     }

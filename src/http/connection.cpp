@@ -117,6 +117,7 @@ struct Traced {
   std::uint64_t began_ns = 0;  // Unix time, for the request span
   std::uint64_t body_ns = 0;   // Unix time the body's transfer began (0: no body span)
   Choice choice;               // what sent the body
+  std::optional<Stats> stats;  // the body's Transfer, when one ran (not a body sent at once)
 };
 
 // What the plan step hands to the send step.
@@ -466,6 +467,19 @@ void Connection::end_trace(const Response& r, const Sent& sent, Clock::duration 
       b.numbers.emplace_back("zcnet.fallback_errno", c.fallback_errno);
     }
     b.numbers.emplace_back("zcnet.body_bytes", static_cast<std::int64_t>(r.plan.length));
+    if (const auto& st = tr.stats) {  // what the transfer's steps did after any first send
+      const auto num = [&](const char* key, std::uint64_t v) {
+        b.numbers.emplace_back(key, static_cast<std::int64_t>(v));
+      };
+      num("zcnet.syscalls", st->syscalls);
+      num("zcnet.bytes_copied", st->bytes_copied_user);
+      num("zcnet.waits", st->waits);
+      num("zcnet.wait_ns", static_cast<std::uint64_t>(st->waited.count()));
+      if (st->zc_completions) {
+        num("zcnet.zerocopy_completions", st->zc_completions);
+        num("zcnet.zerocopy_copied", st->zc_copied);
+      }
+    }
     (void)t.emit(std::move(b));
   }
   (void)t.emit(std::move(s));
@@ -580,7 +594,10 @@ Task<After> serve_busy(Worker& w, ConnState& state, UniqueFd& fd, Session& sessi
         auto r = co_await transfer(loop, t, io, o.step_budget);
         state.sending = nullptr;
         c.account(response, now, t);
-        if (response.traced) response.traced->choice = t.choice();
+        if (response.traced) {
+          response.traced->choice = t.choice();
+          response.traced->stats = t.stats();
+        }
         sent = c.body_sent(response, t.choice().strategy, now.head + now.body + t.stats().bytes,
                            r ? nullptr : &r.error());
       }

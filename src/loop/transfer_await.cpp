@@ -37,7 +37,9 @@ Task<Result<Stats>> transfer(Loop& loop, Transfer& t, IoOptions o, std::uint64_t
         auto slot = std::find(waited.begin(), waited.end(), -1);
         if (slot != waited.end()) *slot = fd;
       }
+      const auto began = Clock::now();
       auto r = co_await loop.wait(fd, out.wait->dir, o);
+      t.add_wait_time(Clock::now() - began);
       if (!r) {
         release();
         co_return std::move(r).error();

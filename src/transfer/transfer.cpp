@@ -176,6 +176,10 @@ const Stats& Transfer::stats() const noexcept {
   return state_->stats;
 }
 
+void Transfer::add_wait_time(std::chrono::nanoseconds d) noexcept {
+  state_->stats.waited += d;
+}
+
 Outcome Transfer::step(std::uint64_t budget) {
   State& s = *state_;
   if (s.done) {
@@ -215,7 +219,11 @@ Result<Stats> run_blocking(Transfer& transfer, int idle_timeout_ms) {
     if (!out.wait) continue;  // budget reached: step again
     pollfd p{out.wait->fd, static_cast<short>(out.wait->dir == Direction::Read ? POLLIN : POLLOUT),
              0};
+    const auto began = std::chrono::steady_clock::now();
     int rc = ::poll(&p, 1, idle_timeout_ms);
+    const int saved = errno;
+    transfer.add_wait_time(std::chrono::steady_clock::now() - began);
+    errno = saved;
     if (rc < 0 && errno != EINTR) return last_error("poll", describe_fd(p.fd));
     if (rc == 0)
       return Error(

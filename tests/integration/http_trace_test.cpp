@@ -93,6 +93,14 @@ TEST_P(HttpTrace, SpansLinkToTheCallerAndTheBodyTransfer_TraceIdInTheAccessLog) 
   EXPECT_EQ(transfer->at("parentSpanId"), request->at("spanId"));
   EXPECT_EQ(attr(*transfer, "zcnet.body_bytes"), std::to_string(kBig));
   EXPECT_NE(attr(*transfer, "zcnet.strategy"), "(none)");
+  // What the transfer's steps did: 5 MiB take more than one socket buffer, so syscalls and
+  // (on a loopback socket with a bounded buffer) waits for room.
+  EXPECT_GT(std::stoull(attr(*transfer, "zcnet.syscalls")), 0u);
+  EXPECT_LE(std::stoull(attr(*transfer, "zcnet.bytes_copied")), kBig);
+  EXPECT_GE(std::stoll(attr(*transfer, "zcnet.waits")), 0);
+  EXPECT_LE(std::stoull(attr(*transfer, "zcnet.wait_ns")),
+            std::stoull(transfer->at("endTimeUnixNano").get<std::string>()) -
+                std::stoull(transfer->at("startTimeUnixNano").get<std::string>()));
   EXPECT_LE(std::stoull(request->at("startTimeUnixNano").get<std::string>()),
             std::stoull(transfer->at("startTimeUnixNano").get<std::string>()));
   EXPECT_LE(std::stoull(transfer->at("endTimeUnixNano").get<std::string>()),

@@ -15,6 +15,7 @@ struct Stats {
   std::uint64_t waits = 0;              // times a step stopped on EAGAIN / pending completion
   std::uint64_t fallbacks = 0;          // strategies abandoned for the next one
   std::chrono::nanoseconds elapsed{0};  // wall time from first step to done
+  std::chrono::nanoseconds waited{0};   // of that, time spent waiting for readiness (the loop's)
 
   Stats& operator+=(const Stats& o) noexcept {
     bytes += o.bytes;
@@ -25,6 +26,7 @@ struct Stats {
     waits += o.waits;
     fallbacks += o.fallbacks;
     elapsed += o.elapsed;
+    waited += o.waited;
     return *this;
   }
 };

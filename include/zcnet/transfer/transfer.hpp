@@ -72,6 +72,8 @@ class Transfer {
   bool done() const noexcept;
   const Choice& choice() const noexcept;
   const Stats& stats() const noexcept;
+  // Time the driver (the loop, run_blocking) spent waiting for readiness on a step's behalf.
+  void add_wait_time(std::chrono::nanoseconds d) noexcept;
 
   struct State;  // defined in transfer.cpp
 
