@@ -278,7 +278,8 @@ void add_proxy_options(CLI::App* cmd, ProxyCommandLine& line) {
                   "standard output); nothing is added to the relayed bytes");
   cmd->add_option("--trace-sample", a.trace_sample,
                   "which connections to record: always, never, ratio:P or rate:N, then optional "
-                  "rules: errors (resets, errors, no upstream), slower:T (connection lifetime)")
+                  "rules: errors (resets, errors, no upstream), slower:T (connection lifetime), "
+                  "upstream:NAME=SAMPLER (connections to that upstream)")
       ->capture_default_str();
   cmd->add_option("--send-proxy", a.send_proxy,
                   "send a PROXY protocol header (v1 or v2) to the upstream first")

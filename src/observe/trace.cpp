@@ -247,12 +247,21 @@ Result<TracePolicy> TracePolicy::parse(std::string_view spec) {
       auto s = Sampler::parse(item.substr(eq + 1));
       if (!s) return std::move(s).error();
       p.paths_.emplace_back(std::string(item.substr(5, eq - 5)), *s);
+    } else if (item.starts_with("upstream:")) {
+      const std::size_t eq = item.find('=');
+      if (eq == std::string_view::npos || eq == 9)
+        return bad(item, "an upstream rule is upstream:NAME=SAMPLER");
+      auto s = Sampler::parse(item.substr(eq + 1));
+      if (!s) return std::move(s).error();
+      p.upstreams_.emplace_back(std::string(item.substr(9, eq - 9)), *s);
     } else if (first) {
       auto s = Sampler::parse(item);
       if (!s) return std::move(s).error();
       p.base_ = *s;
     } else {
-      return bad(item, "after the first item only errors, slower:T and path:PREFIX=S may follow");
+      return bad(item,
+                 "after the first item only errors, slower:T, path:PREFIX=S and upstream:NAME=S "
+                 "may follow");
     }
     first = false;
   } while (at <= spec.size());
@@ -274,6 +283,8 @@ std::string TracePolicy::describe() const {
                    std::chrono::duration<double, std::milli>(slower_).count());
   for (const auto& [prefix, s] : paths_)
     fmt::format_to(std::back_inserter(out), ",path:{}={}", prefix, s.describe());
+  for (const auto& [name, s] : upstreams_)
+    fmt::format_to(std::back_inserter(out), ",upstream:{}={}", name, s.describe());
   return out;
 }
 
@@ -431,9 +442,19 @@ TraceContext Tracer::start(const std::optional<TraceContext>& parent, std::strin
 // span costs its emitter a lock and a push, not a wake-up of another thread.
 constexpr auto kWriterTick = std::chrono::milliseconds(50);
 
-bool Tracer::keep(bool error, std::chrono::nanoseconds took) const {
+bool TracePolicy::keep(bool error, std::chrono::nanoseconds took, std::string_view upstream,
+                       const TraceId& id, std::chrono::steady_clock::time_point now) noexcept {
+  if ((errors_ && error) || (slower_.count() > 0 && took > slower_)) return true;
+  for (auto& [name, s] : upstreams_)
+    if (upstream == name) return s.sample_root(id, now);
+  return false;
+}
+
+bool Tracer::keep(bool error, std::chrono::nanoseconds took, std::string_view upstream,
+                  const TraceId& id) const {
+  const auto now = std::chrono::steady_clock::now();
   std::lock_guard lock(policy_mu_);
-  return policy_->keep(error, took);
+  return policy_->keep(error, took, upstream, id, now);
 }
 
 std::string Tracer::sample() const {

@@ -207,7 +207,9 @@ Task<void> proxy_connection(Worker& w, std::size_t listener, UniqueFd client) {
   const auto took = Clock::now() - began;
   if (began_ns) {
     const bool failed = how == Close::Reset || how == Close::NoUpstream || how == Close::Error;
-    if (trace->sampled() || o.tracer->keep(failed, took)) {
+    if (trace->sampled() ||
+        o.tracer->keep(failed, took, chosen ? std::string_view(chosen->address.name) : "",
+                       trace->trace_id)) {
       Span s{.trace_id = trace->trace_id, .span_id = trace->span_id, .name = "relay"};
       s.start_ns = began_ns;
       s.end_ns = unix_nanos();

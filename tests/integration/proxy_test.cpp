@@ -679,6 +679,44 @@ TEST_P(ProxyTest, EachConnectionIsOneSpan_TraceIdInTheAccessLog) {
   ::unlink(log.c_str());
 }
 
+// --trace-sample never,upstream:NAME=always: only the connections that went to NAME are recorded
+// (decided when each ends, since the upstream is picked after the trace starts).
+TEST_P(ProxyTest, UpstreamRuleRecordsOnlyThatUpstreamsConnections) {
+  const auto handler = [](int fd, std::size_t) {
+    (void)read_to_end(fd);
+    (void)write_all(fd, pattern(1000, 2));
+  };
+  Upstream a(handler), b(handler);
+  const std::string spans =
+      ::testing::TempDir() + "proxy-upstream-spans-" + std::to_string(::getpid()) + ".jsonl";
+  ::unlink(spans.c_str());
+  auto o = options({a.address(), b.address()});  // round robin: a, b, a, b
+  o.tracer =
+      Tracer::open({.file = spans, .sample = "never,upstream:" + b.address() + "=always"}).value();
+  auto p = start(o);
+  for (int i = 0; i < 4; ++i) {
+    UniqueFd c = connect_loopback(p->port());
+    ASSERT_EQ(write_all(c.get(), pattern(100, 1)), 0);
+    ::shutdown(c.get(), SHUT_WR);
+    EXPECT_EQ(read_to_end(c.get()).bytes, 1000u);
+  }
+  ASSERT_TRUE(eventually([&] { return p->metric("zcnet_proxy_closed_total{how=\"done\"}") == 4; }));
+  EXPECT_EQ(a.connections() + b.connections(), 4u);
+  p->stop();
+  o.tracer->flush();
+  std::vector<std::string> servers;
+  std::ifstream in(spans);
+  for (std::string line; std::getline(in, line);) {
+    const nlohmann::json doc = nlohmann::json::parse(line);
+    for (const auto& s : doc.at("resourceSpans").at(0).at("scopeSpans").at(0).at("spans"))
+      for (const auto& kv : s.at("attributes"))
+        if (kv.at("key") == "server.address") servers.push_back(kv.at("value").at("stringValue"));
+  }
+  EXPECT_EQ(servers.size(), b.connections());
+  for (const auto& name : servers) EXPECT_EQ(name, b.address());
+  ::unlink(spans.c_str());
+}
+
 // promtool accepts the proxy's exposition after a relayed connection (per upstream, per path).
 TEST_P(ProxyTest, MetricsExposition_PromtoolAcceptsIt) {
   const std::string tool = promtool();

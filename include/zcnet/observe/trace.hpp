@@ -87,6 +87,8 @@ class Sampler {
 //   errors          record every request that ends in an error, whatever the samplers said
 //   slower:T        record every request slower than T ("250ms", "2s"; a bare number is seconds)
 //   path:PREFIX=S   a new trace whose path starts with PREFIX is sampled by S (first match wins)
+//   upstream:NAME=S a trace the samplers left out is recorded at its end if S samples it and it
+//                   went to the upstream named NAME (the proxy's HOST:PORT as configured)
 // e.g. "ratio:0.01,errors,slower:500ms,path:/api/=ratio:0.5". The first item may itself be a
 // rule; the Sampler is then "never".
 class TracePolicy {
@@ -95,15 +97,18 @@ class TracePolicy {
   bool sample_root(std::string_view path, const TraceId& id,
                    std::chrono::steady_clock::time_point now) noexcept;
   // Whether a request the samplers left out is still recorded once it is over.
-  bool keeps_tails() const noexcept { return errors_ || slower_.count() > 0; }
-  bool keep(bool error, std::chrono::nanoseconds took) const noexcept {
-    return (errors_ && error) || (slower_.count() > 0 && took > slower_);
+  bool keeps_tails() const noexcept {
+    return errors_ || slower_.count() > 0 || !upstreams_.empty();
   }
+  // `upstream`: where the traffic went (empty: nowhere, or no upstreams); `id`: the trace's.
+  bool keep(bool error, std::chrono::nanoseconds took, std::string_view upstream, const TraceId& id,
+            std::chrono::steady_clock::time_point now) noexcept;
   std::string describe() const;
 
  private:
   Sampler base_;
   std::vector<std::pair<std::string, Sampler>> paths_;
+  std::vector<std::pair<std::string, Sampler>> upstreams_;
   bool errors_ = false;
   std::chrono::nanoseconds slower_{0};  // 0: no rule
 };
@@ -145,10 +150,12 @@ class Tracer {
   // The context of a new server span: the parent's trace (and its sampled flag) when there is a
   // parent, else a new trace sampled by the policy (`path`: the request's, for path rules).
   TraceContext start(const std::optional<TraceContext>& parent, std::string_view path = {});
-  // Whether the policy may record a request the samplers left out (errors, slower:T), and
-  // whether it records this one, now that its outcome and time are known.
+  // Whether the policy may record a request the samplers left out (errors, slower:T,
+  // upstream:NAME=S), and whether it records this one, now that its outcome, time and upstream
+  // are known.
   bool keeps_tails() const noexcept { return tails_.load(std::memory_order_relaxed); }
-  bool keep(bool error, std::chrono::nanoseconds took) const;
+  bool keep(bool error, std::chrono::nanoseconds took, std::string_view upstream = {},
+            const TraceId& id = {}) const;
   // The policy in force, as a spec; and a new one from a spec, in force for the next request
   // (any thread; the old one stays if the spec is bad).
   std::string sample() const;

@@ -129,16 +129,44 @@ TEST(TracePolicy, RulesParseAndApply) {
   const TraceId id = random_trace_id();
   EXPECT_TRUE(p.sample_root("/api/v1/x", id, now));  // the path rule's sampler
   EXPECT_FALSE(p.sample_root("/static/a.css", id, now));
-  EXPECT_TRUE(p.keep(true, 1ms));
-  EXPECT_TRUE(p.keep(false, 251ms));
-  EXPECT_FALSE(p.keep(false, 249ms));
+  EXPECT_TRUE(p.keep(true, 1ms, "", id, now));
+  EXPECT_TRUE(p.keep(false, 251ms, "", id, now));
+  EXPECT_FALSE(p.keep(false, 249ms, "", id, now));
   auto only_rules = TracePolicy::parse("slower:2s").value();  // no sampler: never, plus the rule
   EXPECT_FALSE(only_rules.sample_root("/", id, now));
-  EXPECT_FALSE(only_rules.keep(true, 1s));
-  EXPECT_TRUE(only_rules.keep(false, 3s));
+  EXPECT_FALSE(only_rules.keep(true, 1s, "", id, now));
+  EXPECT_TRUE(only_rules.keep(false, 3s, "", id, now));
   auto plain = TracePolicy::parse("always").value();
   EXPECT_FALSE(plain.keeps_tails());
-  EXPECT_FALSE(plain.keep(true, 100s));
+  EXPECT_FALSE(plain.keep(true, 100s, "", id, now));
+}
+
+// upstream:NAME=S decides at the end, by S, for connections that went to NAME: the same trace
+// id gives the same answer (ratio), others are left to the other rules.
+TEST(TracePolicy, UpstreamRulesDecideAtTheEnd) {
+  const auto now = std::chrono::steady_clock::now();
+  auto p = TracePolicy::parse("never,upstream:10.0.0.2:80=always,upstream:10.0.0.3:80=ratio:0.5")
+               .value();
+  EXPECT_EQ(p.describe(), "never,upstream:10.0.0.2:80=always,upstream:10.0.0.3:80=ratio:0.5");
+  EXPECT_TRUE(p.keeps_tails());
+  const TraceId id = random_trace_id();
+  EXPECT_FALSE(p.sample_root("", id, now));
+  EXPECT_TRUE(p.keep(false, 1ms, "10.0.0.2:80", id, now));
+  EXPECT_FALSE(p.keep(false, 1ms, "10.0.0.9:80", id, now));
+  EXPECT_FALSE(p.keep(false, 1ms, "", id, now));
+  int kept = 0;
+  const int n = 4000;
+  for (int i = 0; i < n; ++i) {
+    const TraceId t = random_trace_id();
+    const bool k = p.keep(false, 1ms, "10.0.0.3:80", t, now);
+    EXPECT_EQ(k, p.keep(false, 1ms, "10.0.0.3:80", t, now));  // decided by the id
+    kept += k ? 1 : 0;
+  }
+  // binomial(4000, 0.5): sd ~31.6; 5 sd either side
+  EXPECT_NEAR(kept, n / 2, 160);
+  EXPECT_FALSE(TracePolicy::parse("always,upstream:=always"));
+  EXPECT_FALSE(TracePolicy::parse("always,upstream:a:1"));
+  EXPECT_FALSE(TracePolicy::parse("always,upstream:a:1=sometimes"));
 }
 
 TEST(TracePolicy, BadRulesAreRefusedWithTheItem) {
@@ -245,7 +273,7 @@ TEST(Tracer, SetSampleSwapsThePolicyWhileOtherThreadsStartTraces) {
   ASSERT_TRUE(t->set_sample("always,errors"));
   EXPECT_EQ(t->sample(), "always,errors");
   EXPECT_TRUE(t->keeps_tails());
-  EXPECT_TRUE(t->keep(true, 1ms));
+  EXPECT_TRUE(t->keep(true, 1ms, "", random_trace_id()));
   while (sampled.load() == 0) std::this_thread::yield();  // the new policy reaches the threads
   ASSERT_TRUE(t->set_sample("never"));
   stop = true;
