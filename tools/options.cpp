@@ -2,6 +2,9 @@
 
 #include <fmt/format.h>
 
+#include <charconv>
+#include <cmath>
+#include <cstdlib>
 #include <stdexcept>
 
 #include "sizes.hpp"
@@ -55,6 +58,32 @@ BackendKind backend_named(std::string_view name, bool allow_auto) {
     throw std::runtime_error(fmt::format("unknown backend '{}' (valid: epoll, uring, poll{})", name,
                                          allow_auto ? ", auto" : ""));
   return *k;
+}
+
+CLI::Validator seconds_check(bool zero_allowed) {
+  return checking(
+      [zero_allowed](const std::string& s) {
+        char* end = nullptr;
+        const double v = std::strtod(s.c_str(), &end);
+        const bool number = !s.empty() && end == s.c_str() + s.size() && std::isfinite(v);
+        if (!number || v < 0 || (v == 0 && !zero_allowed) || v > 1e9)
+          throw std::runtime_error(
+              fmt::format("'{}' is not a time: give a number of seconds {}, such as 30 or 2.5", s,
+                          zero_allowed ? "from 0 up" : "above 0"));
+      },
+      zero_allowed ? "SECONDS>=0" : "SECONDS>0");
+}
+
+CLI::Validator count_check(std::uint64_t lo, std::uint64_t hi, std::string_view unit) {
+  return checking(
+      [lo, hi, unit = std::string(unit)](const std::string& s) {
+        std::uint64_t v = 0;
+        const auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+        if (s.empty() || ec != std::errc() || end != s.data() + s.size() || v < lo || v > hi)
+          throw std::runtime_error(fmt::format(
+              "'{}' is not a count of {}: give a whole number from {} to {}", s, unit, lo, hi));
+      },
+      fmt::format("{}..{}", lo, hi));
 }
 
 CLI::Validator strategy_check() {

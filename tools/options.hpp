@@ -27,6 +27,12 @@ CLI::Validator strategy_list_check(bool all = false);
 CLI::Validator backend_check();
 CLI::Validator backend_list_check();  // every element, auto refused (`zcnet bench --backends`)
 
+// Numbers in human terms: "a number of seconds above 0, such as 30 or 2.5" rather than a range
+// whose bound has 300 digits. `seconds_check(false)`: above 0; `(true)`: 0 or more.
+// `count_check(lo, hi, unit)`: a whole number from lo to hi ("worker threads").
+CLI::Validator seconds_check(bool zero_allowed);
+CLI::Validator count_check(std::uint64_t lo, std::uint64_t hi, std::string_view unit);
+
 // `--strategy NAME` into `strategy` (default: its current value, normally "auto"); `what` says
 // what it applies to ("the file", "file bodies" ...).
 CLI::Option* add_strategy_option(CLI::App* cmd, std::string& strategy, std::string_view what);

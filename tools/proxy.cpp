@@ -84,6 +84,7 @@ void run_proxy(const ProxyCommandLine& line) {
   for (const auto& l : setup.options.listeners) {
     auto [ip, port] = split_listen(l.listen, "--listen");
     for (std::size_t i = 0; i < go.threads; ++i) {
+      lo.sole_owner = i == 0;  // no other proxy's listener on this port
       listeners[i].push_back(check(listen_tcp(ip, port, lo)));
       if (port == 0) port = check(zcnet::local_port(listeners[i].back().get()));
     }

@@ -217,7 +217,9 @@ void add_proxy_options(CLI::App* cmd, ProxyCommandLine& line) {
   cmd->add_option("--balance", a.balance,
                   "roundrobin (weighted), leastconn or source (client IP hash)")
       ->capture_default_str();
-  cmd->add_option("--workers", a.workers, "loop threads")->capture_default_str();
+  cmd->add_option("--workers", a.workers, "loop threads")
+      ->check(count_check(1, 1024, "worker threads"))
+      ->capture_default_str();
   add_backend_option(cmd, a.backend)
       ->description(
           "event loop backend: epoll, uring, poll or auto (default: epoll where it is built, "
@@ -231,34 +233,35 @@ void add_proxy_options(CLI::App* cmd, ProxyCommandLine& line) {
       ->capture_default_str();
   cmd->add_option("--max-connections", a.max_connections,
                   "client connections over all workers; beyond it new ones are closed")
+      ->check(count_check(1, 100'000'000, "connections"))
       ->capture_default_str();
   cmd->add_option("--connect-timeout", a.connect_timeout, "seconds per upstream connect attempt")
-      ->check(CLI::PositiveNumber)
+      ->check(seconds_check(false))
       ->capture_default_str();
   cmd->add_option("--idle-timeout", a.idle_timeout,
                   "seconds a connection may move no byte either way before it is closed")
-      ->check(CLI::PositiveNumber)
+      ->check(seconds_check(false))
       ->capture_default_str();
   cmd->add_option("--grace", a.grace, "seconds open connections may run on after SIGINT/SIGTERM")
-      ->check(CLI::NonNegativeNumber)
+      ->check(seconds_check(true))
       ->capture_default_str();
   cmd->add_option("--health-interval", a.health_interval,
                   "seconds between active checks of each upstream (0: none; failed connects "
                   "still mark an upstream down)")
-      ->check(CLI::NonNegativeNumber)
+      ->check(seconds_check(true))
       ->capture_default_str();
   cmd->add_option("--health-timeout", a.health_timeout, "seconds one check may take")
-      ->check(CLI::PositiveNumber)
+      ->check(seconds_check(false))
       ->capture_default_str();
   cmd->add_option("--health-path", a.health_path,
                   "check by HTTP GET of this path (default: a TCP connect)");
   cmd->add_option("--health-status", a.health_status, "the status an HTTP check expects")
       ->capture_default_str();
   cmd->add_option("--health-rise", a.health_rise, "passes in a row that bring an upstream up")
-      ->check(CLI::PositiveNumber)
+      ->check(count_check(1, 1000, "checks"))
       ->capture_default_str();
   cmd->add_option("--health-fall", a.health_fall, "failures in a row that take an upstream down")
-      ->check(CLI::PositiveNumber)
+      ->check(count_check(1, 1000, "checks"))
       ->capture_default_str();
   cmd->add_option("--mirror", a.mirror,
                   "tcp:HOST:PORT or file:PATH receiving a copy of every client -> upstream byte "

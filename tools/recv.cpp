@@ -294,7 +294,7 @@ void add_recv(CLI::App& app) {
                   "SIGINT/SIGTERM)");
   cmd->add_option("--grace", a->grace,
                   "seconds transfers may run on after SIGINT/SIGTERM before they are cancelled")
-      ->check(CLI::NonNegativeNumber);
+      ->check(seconds_check(true));
   add_backend_option(cmd, a->backend);
   cmd->add_option("--metrics", a->metrics,
                   "ADDR:PORT serving Prometheus metrics at /metrics (port 0: any): transfers, "

@@ -233,6 +233,7 @@ void run_serve(const ServeCommandLine& line) {
   lo.reuse_port = true;
   std::vector<UniqueFd> listeners;
   for (std::size_t i = 0; i < threads * a.processes; ++i) {
+    lo.sole_owner = i == 0;  // no other server's listener on this port
     listeners.push_back(check(listen_tcp(ip, port, lo)));
     if (port == 0) port = check(zcnet::local_port(listeners.back().get()));
   }

@@ -123,6 +123,9 @@ void read_config(const std::string& path, ServeArgs& a) {
       throw std::runtime_error(fmt::format("--config {}: unknown key \"{}\"", path, key));
     try {
       f->from_json(a, value);
+      if (name == "workers" && (a.workers < 1 || a.workers > 1024))
+        throw std::runtime_error(fmt::format(
+            "\"workers\" must be 1 to 1024, not {} (leave it out for one per core)", a.workers));
     } catch (const std::runtime_error& e) {
       throw std::runtime_error(fmt::format("--config {}: {}", path, e.what()));
     }
@@ -142,26 +145,28 @@ void add_serve_options(CLI::App* cmd, ServeCommandLine& line) {
                   "override it; re-read on SIGHUP");
   cmd->add_option("--root", a.root, "directory to serve");
   cmd->add_option("--listen", a.listen, "ADDR:PORT to listen on (port 0: any)");
-  cmd->add_option("--workers", a.workers, "loop threads per process (default: one per core)");
+  cmd->add_option("--workers", a.workers, "loop threads per process (default: one per core)")
+      ->check(count_check(1, 1024, "worker threads"));
   cmd->add_option("--processes", a.processes,
                   "worker processes, as nginx's worker_processes: each has its own open-file limit "
                   "and --workers loop threads; a master process restarts one that dies")
-      ->check(CLI::Range(std::size_t{1}, std::size_t{256}));
+      ->check(count_check(1, 256, "worker processes"));
   add_backend_option(cmd, a.backend);
   add_strategy_option(cmd, a.strategy, "file bodies");
   cmd->add_option("--max-connections", a.max_connections,
-                  "open connections over all workers of a process; beyond it: 503 and close");
+                  "open connections over all workers of a process; beyond it: 503 and close")
+      ->check(count_check(1, 100'000'000, "connections"));
   cmd->add_option("--header-timeout", a.header_timeout,
                   "seconds a request's header may take to arrive (slowloris)")
-      ->check(CLI::PositiveNumber);
+      ->check(seconds_check(false));
   cmd->add_option("--keepalive-timeout", a.keepalive_timeout,
                   "seconds an idle keep-alive connection is kept")
-      ->check(CLI::PositiveNumber);
+      ->check(seconds_check(false));
   cmd->add_option("--send-timeout", a.send_timeout,
                   "seconds a response may go without the client accepting a byte")
-      ->check(CLI::PositiveNumber);
+      ->check(seconds_check(false));
   cmd->add_option("--grace", a.grace, "seconds responses in flight may run on after SIGINT/SIGTERM")
-      ->check(CLI::NonNegativeNumber);
+      ->check(seconds_check(true));
   cmd->add_option("--access-log", a.access_log,
                   "append one line per request to this file (reopened on SIGHUP)");
   cmd->add_option("--metrics", a.metrics,
@@ -204,7 +209,7 @@ void add_serve_options(CLI::App* cmd, ServeCommandLine& line) {
       ->capture_default_str();
   cmd->add_option("--open-file-cache-valid", a.open_file_cache_valid,
                   "seconds a cached file is trusted before it is checked again (one fstatat)")
-      ->check(CLI::NonNegativeNumber)
+      ->check(seconds_check(true))
       ->capture_default_str();
 }
 

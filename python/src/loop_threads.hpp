@@ -64,6 +64,7 @@ class LoopThreads {
     ListenOptions lo;
     lo.reuse_port = true;
     for (std::size_t i = 0; i < workers_; ++i) {
+      lo.sole_owner = i == 0;  // EADDRINUSE if another server holds the port
       out.push_back(check(listen_tcp(host, port, lo)));
       if (port == 0) port = check(local_port(out.back().get()));
     }

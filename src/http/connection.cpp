@@ -283,9 +283,15 @@ std::optional<ReadWant> Connection::next_read() {
 void Connection::received(const Result<std::size_t>& r, std::size_t asked) {
   if (!r || *r == 0) {
     if (have_ > 0 && !r && r.error().code() == ETIMEDOUT) {
-      // Slowloris: a request that does not complete within the header timeout.
+      // Slowloris: a request that does not complete within the header timeout. Logged and
+      // counted like any response, with what of the request line had arrived.
       Plan p = plan_error(408, false, false, out_);
-      (void)::send(sock_, out_.data(), p.head_bytes, MSG_NOSIGNAL | MSG_DONTWAIT);
+      const ssize_t n = ::send(sock_, out_.data(), p.head_bytes, MSG_NOSIGNAL | MSG_DONTWAIT);
+      const auto sent = static_cast<std::uint64_t>(n > 0 ? n : 0);
+      const auto took = Clock::now() - started_;
+      w_.log_request(nullptr, session_.peer, req_.method_name, req_.target, req_.minor, 408, sent,
+                     took);
+      w_.metrics().record(408, kHeadersOnly, sent, took);
     }
     keep = linger = false;
     return;
@@ -306,8 +312,8 @@ Response Connection::plan() {
   FileCache& cache = w_.file_cache();
   cache.bind(site_, cache_limits_);
   if (parsed_.status == ParseStatus::Error) {
+    // req_ keeps the method and target when the request line was valid (the access log's).
     r.plan = plan_error(parsed_.http_status, false, false, out_);
-    req_.target = {};
   } else {
     r.plan = plan_response(*site_, cache, req_, w_.draining(), out_, path_);
     take_small_body(r, cache);

@@ -20,12 +20,29 @@ struct Line {
   std::size_t next = 0;
   bool bad = false;
 };
+// A CR followed by anything but LF, in bytes whose line has not ended yet: the request can never
+// become valid, so it is refused now rather than at the header timeout.
+bool bare_cr(std::string_view in, std::size_t pos) {
+  for (auto cr = in.find('\r', pos); cr != std::string_view::npos; cr = in.find('\r', cr + 1))
+    if (cr + 1 < in.size() && in[cr + 1] != '\n') return true;
+  return false;
+}
+
 std::optional<Line> next_line(std::string_view in, std::size_t pos) {
   auto lf = in.find('\n', pos);
   if (lf == std::string_view::npos) return std::nullopt;
   std::string_view text = in.substr(pos, lf - pos);
   if (!text.empty() && text.back() == '\r') text.remove_suffix(1);
   return Line{text, lf + 1, text.find('\r') != std::string_view::npos};
+}
+
+// Methods are case-sensitive (RFC 9110 9.1): "get" is not GET.
+Method method_named(std::string_view m) {
+  if (m == "GET") return Method::Get;
+  if (m == "HEAD") return Method::Head;
+  for (std::string_view known : {"POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH"})
+    if (m == known) return Method::Other;
+  return Method::Unknown;
 }
 
 // "GET /x HTTP/1.1": exactly one SP between the three parts (RFC 9112 3).
@@ -35,29 +52,29 @@ int parse_request_line(std::string_view line, Request& out) {
   auto sp2 = line.find(' ', sp1 + 1);
   if (sp2 == std::string_view::npos || line.find(' ', sp2 + 1) != std::string_view::npos)
     return 400;
-  out.method_name = line.substr(0, sp1);
-  out.target = line.substr(sp1 + 1, sp2 - sp1 - 1);
+  // Kept only once they are valid: a rejected request's method and target go to the access log.
+  const std::string_view method = line.substr(0, sp1);
+  const std::string_view target = line.substr(sp1 + 1, sp2 - sp1 - 1);
   std::string_view version = line.substr(sp2 + 1);
-  if (!is_token(out.method_name) || out.target.empty()) return 400;
-  for (char c : out.target)
+  if (!is_token(method)) return 400;
+  out.method_name = method;
+  if (target.empty()) return 400;
+  for (char c : target)
     if (static_cast<unsigned char>(c) <= 0x20 || c == 0x7f) return 400;
+  out.target = target;
   if (version.size() != 8 || version.substr(0, 5) != "HTTP/" || version[6] != '.' ||
       version[5] < '0' || version[5] > '9' || version[7] < '0' || version[7] > '9')
     return 400;
   if (version[5] != '1') return 505;
   out.minor = version[7] == '0' ? 0 : 1;  // 1.2+ is answered as 1.1 (RFC 9110 2.5)
-  if (out.method_name == "GET")
-    out.method = Method::Get;
-  else if (out.method_name == "HEAD")
-    out.method = Method::Head;
-  else
-    out.method = Method::Other;
+  out.method = method_named(out.method_name);
   return 0;
 }
 
-// Content-Length: 1*DIGIT; a list of identical values is allowed (RFC 9110 8.6).
+// Content-Length: 1*DIGIT; a list of identical values is allowed (RFC 9110 8.6), in one field
+// line or several; different values are a 400 (RFC 9112 6.3).
 int note_content_length(std::string_view v, Request& out) {
-  std::optional<std::uint64_t> seen;
+  std::optional<std::uint64_t> seen = out.content_length;
   while (!v.empty()) {
     const std::string_view item = pop_list_item(v);
     if (item.size() > 18) return 400;  // 18 digits cannot saturate parse_digits
@@ -66,6 +83,7 @@ int note_content_length(std::string_view v, Request& out) {
     seen = n;
   }
   if (!seen) return 400;
+  out.content_length = seen;
   if (*seen > 0) out.has_body = true;
   return 0;
 }
@@ -94,6 +112,7 @@ int note_field(std::string_view name, std::string_view value, Request& out) {
   } else if (iequals(name, "content-length")) {
     return note_content_length(value, out);
   } else if (iequals(name, "transfer-encoding")) {
+    out.transfer_encoding = true;
     out.has_body = true;
   }
   return 0;
@@ -112,6 +131,7 @@ ParseResult parse_request(std::span<const char> bytes, const ParseLimits& limits
   if (pos > limits.max_header_bytes) return fail(431);
   auto first = next_line(in, pos);
   if (!first) {
+    if (bare_cr(in, pos)) return fail(400);
     if (in.size() - pos > limits.max_request_line) return fail(414);
     if (in.size() > limits.max_header_bytes) return fail(431);
     return {};
@@ -123,7 +143,10 @@ ParseResult parse_request(std::span<const char> bytes, const ParseLimits& limits
   for (;;) {
     if (pos > limits.max_header_bytes) return fail(431);
     auto line = next_line(in, pos);
-    if (!line) return in.size() > limits.max_header_bytes ? fail(431) : ParseResult{};
+    if (!line) {
+      if (bare_cr(in, pos)) return fail(400);
+      return in.size() > limits.max_header_bytes ? fail(431) : ParseResult{};
+    }
     if (line->next > limits.max_header_bytes) return fail(431);
     if (line->bad) return fail(400);
     pos = line->next;
@@ -142,6 +165,8 @@ ParseResult parse_request(std::span<const char> bytes, const ParseLimits& limits
     if (int s = note_field(name, value, out)) return fail(s);
   }
   if (out.minor >= 1 && !out.has_host) return fail(400);  // RFC 9112 3.2
+  // Both framings: a request a proxy in front may have read differently (RFC 9112 6.1, 6.3).
+  if (out.transfer_encoding && out.content_length) return fail(400);
   if (out.minor == 0) out.keep_alive = has_token(out.connection, "keep-alive") && out.keep_alive;
   return {ParseStatus::Complete, 0, pos};
 }

@@ -16,7 +16,9 @@ struct ParseLimits {
   std::size_t max_headers = 64;         // field lines; more: 431
 };
 
-enum class Method : std::uint8_t { Get, Head, Other };
+// Other: a method RFC 9110 or 5789 defines that a static server does not allow (405); Unknown:
+// any other token, compared case-sensitively as methods are (501).
+enum class Method : std::uint8_t { Get, Head, Other, Unknown };
 
 struct Request {
   Method method = Method::Other;
@@ -34,7 +36,10 @@ struct Request {
   std::string_view tracestate;    // the first tracestate line
   bool tracestate_lines = false;  // more than one: not carried (they would have to be joined)
   bool has_host = false;
-  bool has_body = false;  // Content-Length > 0 or any Transfer-Encoding: the server refuses these
+  bool has_body = false;  // Content-Length > 0 or any Transfer-Encoding: never read, so the
+                          // connection closes after the response
+  std::optional<std::uint64_t> content_length;  // the Content-Length, when sent
+  bool transfer_encoding = false;               // a Transfer-Encoding was sent
   std::size_t header_count = 0;
   bool keep_alive = true;  // per RFC 9112 9.3 from the version and Connection
 };

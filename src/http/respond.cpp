@@ -68,9 +68,10 @@ Plan plan_file(FileRef f, const Request& req, bool keep_alive, std::span<char> o
 Plan plan_response(const Site& server, FileCache& cache, const Request& req, bool draining,
                    std::span<char> out, std::span<char> path) {
   const bool head_only = req.method == Method::Head;
-  const bool keep_alive = req.keep_alive && !draining;
-  // A body we will not read leaves the connection out of step: answer and close.
-  if (req.has_body) return plan_error(413, false, head_only, out);
+  // A body is never read: the connection closes after the response, so that its bytes are never
+  // taken for a next request.
+  const bool keep_alive = req.keep_alive && !draining && !req.has_body;
+  if (req.method == Method::Unknown) return plan_error(501, keep_alive, false, out);
   if (req.method == Method::Other) return plan_error(405, keep_alive, false, out);
 
   PathOptions po;

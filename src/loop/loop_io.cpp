@@ -188,13 +188,28 @@ Result<UniqueFd> listen_tcp(std::string_view ip, std::uint16_t port, ListenOptio
   } else {
     return Error(EINVAL, "listen", "not an IP address: " + host);
   }
+  std::string where = host + ":" + std::to_string(port);
+  int one = 1;
+  if (o.reuse_port && o.sole_owner && port != 0) {
+    // A socket without SO_REUSEPORT binds only where no other socket is (SO_REUSEADDR: not
+    // stopped by connections lingering in TIME_WAIT). Closed again before the group binds.
+    UniqueFd probe(::socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    if (!probe) return last_error("socket");
+    ::setsockopt(probe.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    if (::bind(probe.get(), reinterpret_cast<sockaddr*>(&ss), len) != 0) {
+      if (errno == EADDRINUSE)
+        return Error(EADDRINUSE, "bind",
+                     where +
+                         ": another socket holds this port (only one server's workers may "
+                         "share a port)");
+      return last_error("bind", where);
+    }
+  }
   UniqueFd fd(::socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
   if (!fd) return last_error("socket");
-  int one = 1;
   ::setsockopt(fd.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
   if (o.reuse_port && ::setsockopt(fd.get(), SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0)
     return last_error("setsockopt", "SO_REUSEPORT");
-  std::string where = host + ":" + std::to_string(port);
   if (::bind(fd.get(), reinterpret_cast<sockaddr*>(&ss), len) != 0)
     return last_error("bind", where);
   if (::listen(fd.get(), o.backlog) != 0) return last_error("listen", where);

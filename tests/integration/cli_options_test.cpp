@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "cli_process.hpp"
+#include "http_client.hpp"
 #include "support.hpp"
 
 namespace zcnet {
@@ -68,6 +69,69 @@ TEST(CliOptions, ServeTrace_ABadSampleSpecOrTraceFileStopsItWithTheReason) {
   ASSERT_TRUE(file.code);
   EXPECT_NE(*file.code, 0);
   EXPECT_NE(file.err.find("/nonexistent-dir/b.jsonl"), std::string::npos) << file.err;
+}
+
+// Counts and times are refused in human terms: what was given, the unit, the allowed range (no
+// 300-digit bound), before anything starts.
+TEST(CliOptions, CountsAndTimes_RefusedWithTheAllowedRangeInWords) {
+  const std::regex long_number("[0-9]{12,}");
+  struct Case {
+    std::vector<std::string> args;
+    std::string said;
+  };
+  const std::vector<Case> cases{
+      {{"serve", "--root", "/", "--listen", "127.0.0.1:0", "--workers", "0"},
+       "'0' is not a count of worker threads: give a whole number from 1 to 1024"},
+      {{"serve", "--root", "/", "--listen", "127.0.0.1:0", "--header-timeout", "-1"},
+       "'-1' is not a time: give a number of seconds above 0, such as 30 or 2.5"},
+      {{"serve", "--root", "/", "--listen", "127.0.0.1:0", "--grace", "-0.5"},
+       "'-0.5' is not a time: give a number of seconds from 0 up, such as 30 or 2.5"},
+      {{"serve", "--root", "/", "--listen", "127.0.0.1:0", "--keepalive-timeout", "soon"},
+       "'soon' is not a time"},
+      {{"proxy", "--listen", "127.0.0.1:0", "--upstream", "127.0.0.1:9", "--connect-timeout", "-1"},
+       "'-1' is not a time: give a number of seconds above 0"},
+      {{"proxy", "--listen", "127.0.0.1:0", "--upstream", "127.0.0.1:9", "--workers", "0"},
+       "'0' is not a count of worker threads"},
+      {{"recv", "--listen", "127.0.0.1:0", "--grace", "-3"}, "'-3' is not a time"},
+  };
+  for (const auto& k : cases) {
+    const Finished r = run(k.args);
+    ASSERT_TRUE(r.code) << k.said;
+    EXPECT_EQ(*r.code, kUsageError) << r.err;
+    EXPECT_NE(r.err.find(k.said), std::string::npos) << r.err;
+    EXPECT_FALSE(std::regex_search(r.err, long_number)) << r.err;
+  }
+  // The config file's workers too (absent: one per core).
+  TempFile cfg = TempFile::empty();
+  std::ofstream(cfg.path()) << R"({"root": "/", "listen": "127.0.0.1:0", "workers": 0})";
+  const Finished file = run({"serve", "--config", cfg.path()});
+  ASSERT_TRUE(file.code);
+  EXPECT_EQ(*file.code, 1) << file.err;
+  EXPECT_NE(file.err.find("\"workers\" must be 1 to 1024, not 0"), std::string::npos) << file.err;
+}
+
+// SO_REUSEPORT would let a second server join a running one's port and take half its requests:
+// the second one fails with EADDRINUSE instead, and the first keeps serving.
+TEST(CliOptions, ASecondServerOnTheSamePort_FailsWithEaddrinuse) {
+  TempFile file = TempFile::with_pattern(1000);
+  const std::string dir = file.path().substr(0, file.path().rfind('/'));
+  test::ServeProcess first(dir, {"--workers", "2"});
+  const std::string at = "127.0.0.1:" + std::to_string(first.port());
+  const Finished second = run({"serve", "--root", "/", "--listen", at});
+  ASSERT_TRUE(second.code);
+  EXPECT_EQ(*second.code, 1) << second.err;
+  EXPECT_NE(second.err.find("EADDRINUSE"), std::string::npos) << second.err;
+  EXPECT_NE(second.err.find("only one server's workers may share a port"), std::string::npos);
+  const Finished proxy = run({"proxy", "--listen", at, "--upstream", "127.0.0.1:9"});
+  ASSERT_TRUE(proxy.code);
+  EXPECT_EQ(*proxy.code, 1) << proxy.err;
+  EXPECT_NE(proxy.err.find("EADDRINUSE"), std::string::npos) << proxy.err;
+  for (int i = 0; i < 4; ++i) {  // every request still reaches the first server
+    test::HttpClient c(first.port());
+    auto r = c.request(file.path().substr(dir.size()));
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 200);
+  }
 }
 
 TEST(CliOptions, UnknownStrategy_SameErrorAndExitCode_OnEveryCommand) {

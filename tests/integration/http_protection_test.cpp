@@ -4,6 +4,8 @@
 #include <sys/socket.h>
 
 #include <atomic>
+#include <fstream>
+#include <iterator>
 #include <thread>
 
 #include "http_fixture.hpp"
@@ -39,6 +41,32 @@ TEST_P(HttpProtection, Slowloris_TrickledHeader_CutOffAtHeaderTimeout) {
   EXPECT_LT(std::chrono::steady_clock::now() - t0, 4s);
   // Others are still served.
   EXPECT_EQ(client().request("/hello.txt")->status, 200);
+}
+
+// The 408 and a refused request are logged like any response, with the method and target that
+// had arrived valid.
+TEST_P(HttpProtection, TimedOutAndRefusedRequests_AreLogged) {
+  const std::string log = base_ + "/access.log";
+  start({"--header-timeout", "1", "--access-log", log});
+  {
+    auto c = client();
+    ASSERT_TRUE(c.send("GET /slow.txt HTTP/1.1\r\nHost: h\r\n"));  // never ends
+    auto r = c.read_response();
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 408);
+  }
+  {
+    auto c = client();
+    ASSERT_TRUE(c.send("GET /future.txt HTTP/3.0\r\nHost: h\r\n\r\n"));
+    auto r = c.read_response();
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 505);
+  }
+  EXPECT_EQ(server_->terminate(), 0) << server_->log();
+  std::ifstream in(log);
+  const std::string lines((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  EXPECT_NE(lines.find("\"GET /slow.txt HTTP/1.1\" 408 "), std::string::npos) << lines;
+  EXPECT_NE(lines.find("\"GET /future.txt HTTP/1.1\" 505 "), std::string::npos) << lines;
 }
 
 TEST_P(HttpProtection, IdleKeepAlive_ClosedAfterKeepaliveTimeout) {

@@ -187,7 +187,16 @@ TEST_P(HttpServe, MalformedRequests_GetTheirStatusAndClose) {
       {"GET / HTTP/3.0\r\nHost: h\r\n\r\n", 505},
       {"GET /" + std::string(5000, 'a') + " HTTP/1.1\r\nHost: h\r\n\r\n", 414},
       {"GET / HTTP/1.1\r\nHost: h\r\nX: " + std::string(9000, 'v') + "\r\n\r\n", 431},
-      {"GET /hello.txt HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\n\r\nabcde", 413},
+      // A body is never read: the response closes the connection.
+      {"POST /hello.txt HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\n\r\nabcde", 405},
+      {"POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nabcde\r\n0\r\n\r\n",
+       405},
+      // Conflicting framing (RFC 9112 6.1, 6.3).
+      {"POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n",
+       400},
+      {"GET / HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\nabcde", 400},
+      // Methods the server does not know (case-sensitive: "get" is not GET), RFC 9110 15.6.2.
+      {"BREW /pot HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\n\r\ntea", 501},
   };
   std::string many = "GET / HTTP/1.1\r\nHost: h\r\n";
   for (int i = 0; i < 70; ++i) many += "X" + std::to_string(i) + ": v\r\n";
@@ -201,6 +210,50 @@ TEST_P(HttpServe, MalformedRequests_GetTheirStatusAndClose) {
     EXPECT_EQ(r->header("Connection"), "close");
     EXPECT_TRUE(c.closed_within(std::chrono::seconds(3)));
   }
+}
+
+// Refused at once, not at the header timeout: bare CRs can never become a request.
+TEST_P(HttpServe, BareCrLineEnds_Are400AtOnce) {
+  start({"--header-timeout", "30"});
+  auto c = client();
+  const auto t0 = std::chrono::steady_clock::now();
+  ASSERT_TRUE(c.send("GET / HTTP/1.1\rHost: x\r\r"));
+  auto r = c.read_response();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 400);
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(5));
+  EXPECT_TRUE(c.closed_within(std::chrono::seconds(3)));
+}
+
+// Unknown methods are 501 and keep the connection; known ones the server does not allow, 405
+// with Allow; a GET with a body gets its file and then the close (the body is never parsed as a
+// next request).
+TEST_P(HttpServe, MethodsAndBodies) {
+  start();
+  auto c = client();
+  auto brew = c.request("/hello.txt", {}, "BREW");
+  ASSERT_TRUE(brew);
+  EXPECT_EQ(brew->status, 501);
+  auto lower = c.request("/hello.txt", {}, "get");
+  ASSERT_TRUE(lower);
+  EXPECT_EQ(lower->status, 501);
+  auto del = c.request("/hello.txt", {}, "DELETE");
+  ASSERT_TRUE(del);
+  EXPECT_EQ(del->status, 405);
+  EXPECT_EQ(del->header("Allow"), "GET, HEAD");
+  auto ok = c.request("/hello.txt");  // the same connection still serves
+  ASSERT_TRUE(ok);
+  EXPECT_EQ(ok->status, 200);
+
+  auto d = client();
+  ASSERT_TRUE(
+      d.send("GET /hello.txt HTTP/1.1\r\nHost: h\r\nContent-Length: 31\r\n\r\n"
+             "GET /nope HTTP/1.1\r\nHost: h\r\n\r\n"));
+  auto got = d.read_response();
+  ASSERT_TRUE(got);
+  EXPECT_EQ(got->status, 200);
+  EXPECT_EQ(got->header("Connection"), "close");
+  EXPECT_TRUE(d.closed_within(std::chrono::seconds(3)));  // no 404 for the "body"
 }
 
 TEST_P(HttpServe, KeepAlive_Http10AndConnectionClose) {

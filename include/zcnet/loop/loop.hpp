@@ -325,6 +325,11 @@ Result<std::uint64_t> raise_nofile_limit();
 struct ListenOptions {
   int backlog = 4096;
   bool reuse_port = false;  // SO_REUSEPORT: one listener per loop thread on the same port
+  // With reuse_port, for the first listener of a group: fail with EADDRINUSE when any other
+  // socket already holds the port, as a listener without SO_REUSEPORT would. SO_REUSEPORT lets
+  // any process of the same user join a port and take a share of its connections; this keeps a
+  // second server from joining a running one. (Port 0 needs no check.)
+  bool sole_owner = false;
 };
 // A nonblocking TCP listener on `ip` ("127.0.0.1", "::", ...) and `port` (0 = ephemeral).
 Result<UniqueFd> listen_tcp(std::string_view ip, std::uint16_t port, ListenOptions o = {});

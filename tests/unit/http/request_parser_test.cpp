@@ -94,7 +94,58 @@ INSTANTIATE_TEST_SUITE_P(
                       Bad{"GET / HTTP/1.1\r\nHost: h\rX\r\n\r\n", 400},
                       Bad{"GET / HTTP/1.1\r\nHost: h\r\nNoColon\r\n\r\n", 400},
                       Bad{"GET / HTTP/1.1\r\nHost: h\r\nContent-Length: x\r\n\r\n", 400},
-                      Bad{"GET / HTTP/1.1\r\nHost: h\r\nContent-Length: 1, 2\r\n\r\n", 400}));
+                      Bad{"GET / HTTP/1.1\r\nHost: h\r\nContent-Length: 1, 2\r\n\r\n", 400},
+                      // Two Content-Length lines that disagree, and both framings at once.
+                      Bad{"GET / HTTP/1.1\r\nHost: h\r\nContent-Length: 1\r\nContent-Length: "
+                          "2\r\n\r\n",
+                          400},
+                      Bad{"POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\nTransfer-Encoding: "
+                          "chunked\r\n\r\n",
+                          400},
+                      Bad{"POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\nContent-"
+                          "Length: 0\r\n\r\n",
+                          400},
+                      // Bare CRs in a request whose lines never end: refused at once.
+                      Bad{"GET / HTTP/1.1\rHost: x\r\r", 400},
+                      Bad{"GET / HTTP/1.1\r\nHost: x\rY", 400}));
+
+TEST(HttpRequestParser, RepeatedEqualContentLengths_AreOne) {
+  Request r;
+  ASSERT_EQ(parse("POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\nContent-Length: 3\r\n\r\n", r)
+                .status,
+            ParseStatus::Complete);
+  EXPECT_EQ(r.content_length, 3u);
+  EXPECT_TRUE(r.has_body);
+}
+
+TEST(HttpRequestParser, ACrAtTheEndMayStillBeALineEnd) {
+  Request r;
+  EXPECT_EQ(parse("GET / HTTP/1.1\r", r).status, ParseStatus::Incomplete);
+  EXPECT_EQ(parse("GET / HTTP/1.1\r\nHost: h\r", r).status, ParseStatus::Incomplete);
+}
+
+TEST(HttpRequestParser, MethodsAreCaseSensitive_UnknownOnesAreUnknown) {
+  Request r;
+  ASSERT_EQ(parse("BREW /pot HTTP/1.1\r\nHost: h\r\n\r\n", r).status, ParseStatus::Complete);
+  EXPECT_EQ(r.method, Method::Unknown);
+  ASSERT_EQ(parse("get / HTTP/1.1\r\nHost: h\r\n\r\n", r).status, ParseStatus::Complete);
+  EXPECT_EQ(r.method, Method::Unknown);
+  for (const char* m : {"POST", "PUT", "DELETE", "OPTIONS", "TRACE", "CONNECT", "PATCH"}) {
+    ASSERT_EQ(parse(std::string(m) + " / HTTP/1.1\r\nHost: h\r\n\r\n", r).status,
+              ParseStatus::Complete);
+    EXPECT_EQ(r.method, Method::Other) << m;
+  }
+}
+
+TEST(HttpRequestParser, ARefusedRequestKeepsAValidMethodAndTarget) {
+  Request r;
+  EXPECT_EQ(parse("GET /x HTTP/3.0\r\nHost: h\r\n\r\n", r).http_status, 505);
+  EXPECT_EQ(r.method_name, "GET");
+  EXPECT_EQ(r.target, "/x");
+  EXPECT_EQ(parse("GET /a\x01b HTTP/1.1\r\nHost: h\r\n\r\n", r).http_status, 400);
+  EXPECT_EQ(r.method_name, "GET");
+  EXPECT_TRUE(r.target.empty());  // not a valid target: not kept for the log
+}
 
 TEST(HttpRequestParser, RequestLineTooLong_Is414_EvenBeforeItEnds) {
   ParseLimits l;
