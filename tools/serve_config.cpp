@@ -173,7 +173,7 @@ void add_serve_options(CLI::App* cmd, ServeCommandLine& line) {
                   "ADDR:PORT serving Prometheus metrics at /metrics (port 0: any)");
   cmd->add_option("--admin", a.admin,
                   "[ADDR:]PORT of the admin endpoint (a port alone: 127.0.0.1): GET /config, GET "
-                  "and PUT /trace-sample; every change is logged");
+                  "and PUT /trace-sample and /syscall-timing; every change is logged");
   cmd->add_option(
       "--trace-file", a.trace_file,
       "append a span per request (and one per body sent) to this file as OTLP/HTTP "
