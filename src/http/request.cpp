@@ -84,7 +84,6 @@ int note_content_length(std::string_view v, Request& out) {
   }
   if (!seen) return 400;
   out.content_length = seen;
-  if (*seen > 0) out.has_body = true;
   return 0;
 }
 
@@ -113,7 +112,6 @@ int note_field(std::string_view name, std::string_view value, Request& out) {
     return note_content_length(value, out);
   } else if (iequals(name, "transfer-encoding")) {
     out.transfer_encoding = true;
-    out.has_body = true;
   }
   return 0;
 }

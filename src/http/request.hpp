@@ -36,12 +36,14 @@ struct Request {
   std::string_view tracestate;    // the first tracestate line
   bool tracestate_lines = false;  // more than one: not carried (they would have to be joined)
   bool has_host = false;
-  bool has_body = false;  // Content-Length > 0 or any Transfer-Encoding: never read, so the
-                          // connection closes after the response
   std::optional<std::uint64_t> content_length;  // the Content-Length, when sent
   bool transfer_encoding = false;               // a Transfer-Encoding was sent
   std::size_t header_count = 0;
   bool keep_alive = true;  // per RFC 9112 9.3 from the version and Connection
+
+  // Content-Length > 0 or any Transfer-Encoding. A body is never read, so the connection closes
+  // after the response.
+  bool has_body() const noexcept { return transfer_encoding || content_length.value_or(0) > 0; }
 };
 
 enum class ParseStatus : std::uint8_t { Incomplete, Complete, Error };

@@ -70,7 +70,7 @@ Plan plan_response(const Site& server, FileCache& cache, const Request& req, boo
   const bool head_only = req.method == Method::Head;
   // A body is never read: the connection closes after the response, so that its bytes are never
   // taken for a next request.
-  const bool keep_alive = req.keep_alive && !draining && !req.has_body;
+  const bool keep_alive = req.keep_alive && !draining && !req.has_body();
   if (req.method == Method::Unknown) return plan_error(501, keep_alive, false, out);
   if (req.method == Method::Other) return plan_error(405, keep_alive, false, out);
 

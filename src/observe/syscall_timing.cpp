@@ -84,9 +84,10 @@ void write_syscall_metrics(PrometheusText& p) {
            "1 while per-syscall timing is on (admin endpoint: PUT /syscall-timing on|off).");
   p.sample("zcnet_syscall_timing_enabled", {}, std::uint64_t{syscall_timing() ? 1u : 0u});
   bool opened = false;
+  auto merged = std::make_unique<Histogram>();  // fixed size, large: not on the stack
   for (std::size_t i = 0; i < sys::kSyscalls; ++i) {
     const auto which = static_cast<sys::Syscall>(i);
-    auto merged = std::make_unique<Histogram>();
+    merged->reset();
     syscall_histogram(which, *merged);
     if (merged->count() == 0) continue;
     if (!opened) {

@@ -240,20 +240,17 @@ Result<TracePolicy> TracePolicy::parse(std::string_view spec) {
       if (t.empty() || end != t.c_str() + t.size() || !(v > 0) || !(v * scale < 1e9))
         return bad(item, "T must be a positive time such as 250ms or 2s (below 1e9 s)");
       p.slower_ = std::chrono::nanoseconds(static_cast<std::int64_t>(v * scale * 1e9));
-    } else if (item.starts_with("path:")) {
-      const std::size_t eq = item.find('=');
-      if (eq == std::string_view::npos || eq == 5)
-        return bad(item, "a path rule is path:PREFIX=SAMPLER");
+    } else if (item.starts_with("path:") || item.starts_with("upstream:")) {
+      // KIND:KEY=SAMPLER, into the rules of that kind.
+      const bool path = item.starts_with("path:");
+      const std::size_t colon = item.find(':'), eq = item.find('=');
+      if (eq == std::string_view::npos || eq == colon + 1)
+        return bad(item, path ? "a path rule is path:PREFIX=SAMPLER"
+                              : "an upstream rule is upstream:NAME=SAMPLER");
       auto s = Sampler::parse(item.substr(eq + 1));
       if (!s) return std::move(s).error();
-      p.paths_.emplace_back(std::string(item.substr(5, eq - 5)), *s);
-    } else if (item.starts_with("upstream:")) {
-      const std::size_t eq = item.find('=');
-      if (eq == std::string_view::npos || eq == 9)
-        return bad(item, "an upstream rule is upstream:NAME=SAMPLER");
-      auto s = Sampler::parse(item.substr(eq + 1));
-      if (!s) return std::move(s).error();
-      p.upstreams_.emplace_back(std::string(item.substr(9, eq - 9)), *s);
+      (path ? p.paths_ : p.upstreams_)
+          .emplace_back(std::string(item.substr(colon + 1, eq - colon - 1)), *s);
     } else if (first) {
       auto s = Sampler::parse(item);
       if (!s) return std::move(s).error();

@@ -205,6 +205,17 @@ int read_stdout_port(int fd) {
   return line.empty() ? -1 : std::atoi(line.c_str());
 }
 
+// One load-protocol request for `n` bytes on `fd`, and the answer checked against the file's
+// first `n` bytes by hash.
+void ask_and_check(int fd, const test::TempFile& file, std::uint64_t n, std::string_view what) {
+  std::byte req[8];
+  for (int i = 0; i < 8; ++i) req[i] = std::byte((n >> (8 * i)) & 0xff);
+  ASSERT_TRUE(write_all(fd, req, sizeof req)) << what << " " << n;
+  std::vector<std::byte> got(n);
+  ASSERT_TRUE(read_exact(fd, got.data(), got.size())) << what << " " << n;
+  EXPECT_EQ(test::hash_bytes(got.data(), got.size()), file.hash(0, n)) << what << " " << n;
+}
+
 TEST(LoadServerCommand, AnswersByteExact_StopsCleanlyOnSigterm) {
   const auto file = test::TempFile::with_pattern(300'001, 7);
   for (const char* strategy : {"read-write", "auto"}) {
@@ -212,14 +223,8 @@ TEST(LoadServerCommand, AnswersByteExact_StopsCleanlyOnSigterm) {
     const int port = read_stdout_port(c.out.get());
     ASSERT_GT(port, 0) << strategy;
     UniqueFd fd = test::connect_loopback(static_cast<std::uint16_t>(port));
-    for (std::uint64_t n : {std::uint64_t{300'001}, std::uint64_t{1}, std::uint64_t{4096}}) {
-      std::byte req[8];
-      for (int i = 0; i < 8; ++i) req[i] = std::byte((n >> (8 * i)) & 0xff);
-      ASSERT_TRUE(write_all(fd.get(), req, sizeof req));
-      std::vector<std::byte> got(n);
-      ASSERT_TRUE(read_exact(fd.get(), got.data(), got.size())) << strategy << " " << n;
-      EXPECT_EQ(test::hash_bytes(got.data(), got.size()), file.hash(0, n)) << strategy << " " << n;
-    }
+    for (std::uint64_t n : {std::uint64_t{300'001}, std::uint64_t{1}, std::uint64_t{4096}})
+      ask_and_check(fd.get(), file, n, strategy);
     fd.reset();
     ::kill(c.pid, SIGTERM);
     auto code = test::wait_exit_within(c.pid, 10s);
@@ -240,12 +245,7 @@ TEST(LoadServerCommand, MetricsCountEveryTransferAndByte) {
   {
     UniqueFd fd = test::connect_loopback(static_cast<std::uint16_t>(port));
     for (std::uint64_t n : {std::uint64_t{200'000}, std::uint64_t{10}, std::uint64_t{4096}}) {
-      std::byte req[8];
-      for (int i = 0; i < 8; ++i) req[i] = std::byte((n >> (8 * i)) & 0xff);
-      ASSERT_TRUE(write_all(fd.get(), req, sizeof req));
-      std::vector<std::byte> got(n);
-      ASSERT_TRUE(read_exact(fd.get(), got.data(), got.size())) << n;
-      EXPECT_EQ(test::hash_bytes(got.data(), got.size()), file.hash(0, n)) << n;
+      ask_and_check(fd.get(), file, n, "read-write");
       asked += n;
     }
   }

@@ -621,6 +621,18 @@ TEST_P(ProxyTest, ReloadKeepsConnectionsInFlightOnTheOldUpstream) {
   EXPECT_EQ(p->proxy().generation(), 1u);
 }
 
+// Every span of an OTLP-JSON lines file, in order.
+std::vector<nlohmann::json> spans_in(const std::string& path) {
+  std::vector<nlohmann::json> all;
+  std::ifstream in(path);
+  for (std::string line; std::getline(in, line);) {
+    const nlohmann::json doc = nlohmann::json::parse(line);
+    for (const auto& s : doc.at("resourceSpans").at(0).at("scopeSpans").at(0).at("spans"))
+      all.push_back(s);
+  }
+  return all;
+}
+
 // --trace-file: one span per relayed connection, with what moved each way and how it ended, and
 // its trace id at the end of the access-log line.
 TEST_P(ProxyTest, EachConnectionIsOneSpan_TraceIdInTheAccessLog) {
@@ -648,13 +660,7 @@ TEST_P(ProxyTest, EachConnectionIsOneSpan_TraceIdInTheAccessLog) {
   ASSERT_TRUE(eventually([&] { return p->metric("zcnet_proxy_closed_total{how=\"done\"}") == 2; }));
   p->stop();  // the workers flush their access-log lines
   o.tracer->flush();
-  std::vector<nlohmann::json> all;
-  std::ifstream in(spans);
-  for (std::string line; std::getline(in, line);) {
-    const nlohmann::json doc = nlohmann::json::parse(line);
-    for (const auto& s : doc.at("resourceSpans").at(0).at("scopeSpans").at(0).at("spans"))
-      all.push_back(s);
-  }
+  const std::vector<nlohmann::json> all = spans_in(spans);
   ASSERT_EQ(all.size(), 2u);
   EXPECT_NE(all[0]["traceId"], all[1]["traceId"]);
   std::ifstream lin(log);
@@ -705,13 +711,9 @@ TEST_P(ProxyTest, UpstreamRuleRecordsOnlyThatUpstreamsConnections) {
   p->stop();
   o.tracer->flush();
   std::vector<std::string> servers;
-  std::ifstream in(spans);
-  for (std::string line; std::getline(in, line);) {
-    const nlohmann::json doc = nlohmann::json::parse(line);
-    for (const auto& s : doc.at("resourceSpans").at(0).at("scopeSpans").at(0).at("spans"))
-      for (const auto& kv : s.at("attributes"))
-        if (kv.at("key") == "server.address") servers.push_back(kv.at("value").at("stringValue"));
-  }
+  for (const auto& s : spans_in(spans))
+    for (const auto& kv : s.at("attributes"))
+      if (kv.at("key") == "server.address") servers.push_back(kv.at("value").at("stringValue"));
   EXPECT_EQ(servers.size(), b.connections());
   for (const auto& name : servers) EXPECT_EQ(name, b.address());
   ::unlink(spans.c_str());

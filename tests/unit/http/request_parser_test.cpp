@@ -115,7 +115,7 @@ TEST(HttpRequestParser, RepeatedEqualContentLengths_AreOne) {
                 .status,
             ParseStatus::Complete);
   EXPECT_EQ(r.content_length, 3u);
-  EXPECT_TRUE(r.has_body);
+  EXPECT_TRUE(r.has_body());
 }
 
 TEST(HttpRequestParser, ACrAtTheEndMayStillBeALineEnd) {
@@ -178,13 +178,13 @@ TEST(HttpRequestParser, BodyIndicators_AreFlagged) {
   Request r;
   ASSERT_EQ(parse("GET / HTTP/1.1\r\nHost: h\r\nContent-Length: 0\r\n\r\n", r).status,
             ParseStatus::Complete);
-  EXPECT_FALSE(r.has_body);
+  EXPECT_FALSE(r.has_body());
   ASSERT_EQ(parse("GET / HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\n\r\n", r).status,
             ParseStatus::Complete);
-  EXPECT_TRUE(r.has_body);
+  EXPECT_TRUE(r.has_body());
   ASSERT_EQ(parse("GET / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n", r).status,
             ParseStatus::Complete);
-  EXPECT_TRUE(r.has_body);
+  EXPECT_TRUE(r.has_body());
 }
 
 }  // namespace
