@@ -4,7 +4,7 @@ set -euo pipefail
 
 packages=(
   cmake ninja-build g++ pkg-config            # build
-  clang-14 clang-format-14 libclang-rt-14-dev # second compiler, formatting, sanitizer runtime
+  clang-14 clang-format-14 libclang-rt-14-dev # second compiler, formatting, sanitizer and libFuzzer runtimes
   liburing-dev                                # io_uring
   libgtest-dev libgmock-dev                   # unit and integration tests
   libbenchmark-dev                            # bench/micro

@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Runs every test: lint (clang-format), then the release (g++ 12), ASan+UBSan (clang 14), TSan
 # and portable (g++ 12) builds, each through ctest, the build with observability compiled out
-# (noobserve: the zcnet command and a smoke test of it), then the Python tests.
-# ZCNET_TEST_PRESETS="release asan" picks a subset.
+# (noobserve: the zcnet command and a smoke test of it), every fuzz target for a bounded time
+# (scripts/fuzz.sh, ZCNET_FUZZ_SECONDS each), then the Python tests.
+# ZCNET_TEST_PRESETS="release asan" picks a subset ("fuzz" and "python" name those two steps).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-presets=${ZCNET_TEST_PRESETS:-"release asan tsan portable noobserve"}
+presets=${ZCNET_TEST_PRESETS:-"release asan tsan portable noobserve fuzz"}
 jobs=$(nproc)
 stage_start=$SECONDS
 stage_done() {  # prints how long the step took: CI's time budget is spent here
@@ -18,6 +19,11 @@ if [ -z "${ZCNET_TEST_PRESETS:-}" ]; then
 fi
 for preset in $presets; do
   [ "$preset" = python ] && continue  # not a CMake preset: the Python step below
+  if [ "$preset" = fuzz ]; then  # builds its own preset and runs the fuzzers
+    scripts/fuzz.sh
+    stage_done "fuzz"
+    continue
+  fi
   echo "=== $preset: configure and build"
   cmake --preset "$preset" >/dev/null
   cmake --build --preset "$preset" -j "$jobs"

@@ -383,6 +383,12 @@ nlohmann::json proxy_setup_json(const ProxySetup& s) {
   const auto secs = [](std::chrono::milliseconds d) {
     return static_cast<double>(d.count()) / 1e3;
   };
+  const auto header_name = [](proxy::ProxyHeader h) {
+    return std::string(h == proxy::ProxyHeader::V1   ? "v1"
+                       : h == proxy::ProxyHeader::V2 ? "v2"
+                                                     : "none");
+  };
+  // The config file's own keys and forms, so what GET /config shows can be saved and loaded.
   json j = {{"workers", s.workers},
             {"backend", s.backend.empty() ? std::string("auto") : s.backend},
             {"path", std::string(proxy::to_string(o.path))},
@@ -394,9 +400,10 @@ nlohmann::json proxy_setup_json(const ProxySetup& s) {
             {"admin", s.admin},
             {"access-log", s.access_log},
             {"trace-file", s.trace_file},
+            {"trace-sample", s.trace_sample},
             {"max-pipes", o.max_pipes},
-            {"pipe-size", o.pipe_bytes},
-            {"notsent-lowat", o.notsent_lowat}};
+            {"pipe-size", std::to_string(o.pipe_bytes)},
+            {"notsent-lowat", std::to_string(o.notsent_lowat)}};
   json listeners = json::array();
   for (const proxy::ListenerOptions& l : o.listeners) {
     json ups = json::array();
@@ -407,13 +414,16 @@ nlohmann::json proxy_setup_json(const ProxySetup& s) {
               {"rise", l.health.rise},
               {"fall", l.health.fall}};
     if (!l.health.http_path.empty()) {
-      h["path"] = l.health.http_path;
-      h["status"] = l.health.expect_status;
+      h["http-path"] = l.health.http_path;
+      h["expect-status"] = l.health.expect_status;
     }
-    listeners.push_back({{"listen", l.listen},
+    listeners.push_back({{"name", l.name},
+                         {"listen", l.listen},
                          {"balance", std::string(proxy::to_string(l.balance))},
                          {"upstreams", std::move(ups)},
                          {"health", std::move(h)},
+                         {"passive-fall", l.passive_fall},
+                         {"send-proxy", header_name(l.send_proxy)},
                          {"mirror", l.mirror.target},
                          {"mirror-both-ways", l.mirror.both_ways}});
   }

@@ -98,6 +98,9 @@ const std::vector<Field>& fields() {
 nlohmann::json serve_args_json(const ServeArgs& a) {
   json j = json::object();
   for (const Field& f : fields()) j[f.name] = f.to_json(a);
+  // Written as a config file says it, so the object can be saved and loaded: one worker per core
+  // is the key left out (a 0 in the file is refused).
+  if (a.workers == 0) j.erase("workers");
   return j;
 }
 
