@@ -101,7 +101,13 @@ Plan plan_directory_redirect(const Request& req, bool keep_alive, bool head_only
   std::string_view query = q == std::string_view::npos ? std::string_view() : target.substr(q);
   query = query.substr(0, query.find('#'));
   // Not a hot path (a client that forgot a slash): one small allocation is fine here.
-  const std::string field = fmt::format("Location: {}/{}\r\n", path, query);
+  // "//docs" names the directory docs, but "Location: //docs/" would send a browser to a host
+  // named docs: the leading slashes collapse to one, and a backslash (which browsers read as a
+  // slash there) is percent-encoded.
+  std::string local = "/";
+  for (char c : path.substr(std::min(path.find_first_not_of('/'), path.size())))
+    local += c == '\\' ? std::string_view("%5C") : std::string_view(&c, 1);
+  const std::string field = fmt::format("Location: {}/{}\r\n", local, query);
   for (char c : field.substr(0, field.size() - 2))
     if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f)
       return plan_error(400, false, head_only, out);

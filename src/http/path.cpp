@@ -21,8 +21,12 @@ NormalizedPath refuse(int status) {
 std::string_view origin_form(std::string_view target) noexcept {
   for (std::string_view scheme : {std::string_view("http://"), std::string_view("https://")}) {
     if (istarts_with(target, scheme)) {
-      auto slash = target.find('/', scheme.size());
-      return slash == std::string_view::npos ? std::string_view("/") : target.substr(slash);
+      // The authority ends at the first '/', '?' or '#' (RFC 3986 3.2): "http://h?/etc/x" names
+      // the root with the query "/etc/x", not the file etc/x. An empty path is "/" (its query,
+      // which a static server does not use, is not kept).
+      const auto end = target.find_first_of("/?#", scheme.size());
+      return end == std::string_view::npos || target[end] != '/' ? std::string_view("/")
+                                                                 : target.substr(end);
     }
   }
   return target;

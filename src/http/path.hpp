@@ -23,8 +23,9 @@ struct NormalizedPath {
   int status = 0;               // 0: ok; else 400 (malformed or escaping), 404, 414
 };
 
-// "http://host:80/a?b" -> "/a?b": the path and query of an absolute-form target; origin-form
-// ("/a?b") is returned as it is.
+// "http://host:80/a?b" -> "/a?b": the path and query of an absolute-form target, whose host part
+// ends at the first '/', '?' or '#' ("http://h?/x" -> "/"); origin-form ("/a?b") is returned as
+// it is.
 std::string_view origin_form(std::string_view target) noexcept;
 
 // Writes the root-relative path of `target` ("/a/./b/../c%20d?q" -> "a/c d") into `out`, with no

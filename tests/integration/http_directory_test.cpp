@@ -44,6 +44,13 @@ TEST_P(HttpDirectory, NoTrailingSlash_301ToSlashForm_QueryKept) {
   EXPECT_EQ(c.request("/a%20b")->header("Location"), "/a%20b/");  // encoding untouched
   EXPECT_EQ(c.request("/empty-dir")->status, 301);
   EXPECT_EQ(c.request("http://h/docs")->header("Location"), "/docs/");  // absolute-form
+  // "Location: //docs/" would send a browser to a host named docs: one leading slash only, and
+  // a backslash (a slash to browsers there) encoded.
+  EXPECT_EQ(c.request("//docs")->header("Location"), "/docs/");
+  EXPECT_EQ(c.request("///docs?q")->header("Location"), "/docs/?q");
+  std::filesystem::create_directories(root_ + "/\\evil.example");
+  EXPECT_EQ(c.request("/\\evil.example")->header("Location"), "/%5Cevil.example/");
+  EXPECT_EQ(c.request("/%5Cevil.example")->header("Location"), "/%5Cevil.example/");
   auto head = c.request("/docs", {}, "HEAD");
   EXPECT_EQ(head->status, 301);
   EXPECT_EQ(c.request("/docs/")->status, 200);  // still in step after HEAD

@@ -35,6 +35,18 @@ TEST(HttpPath, Normalize_DecodesAndRemovesDotSegments) {
   EXPECT_EQ(out, "x/y");
 }
 
+TEST(HttpPath, OriginForm_HostPartEndsAtSlashQueryOrFragment) {
+  EXPECT_EQ(origin_form("http://h:80/a?b"), "/a?b");
+  EXPECT_EQ(origin_form("HTTPS://h"), "/");
+  // The query of "http://h?/etc/passwd" is "/etc/passwd"; the path is the root.
+  EXPECT_EQ(origin_form("http://h?/etc/passwd"), "/");
+  EXPECT_EQ(origin_form("http://#h:80/x"), "/");
+  EXPECT_EQ(origin_form("/a?b"), "/a?b");
+  std::string out;
+  EXPECT_EQ(norm("http://h?/etc/passwd", out).status, 0);
+  EXPECT_EQ(out, "");
+}
+
 TEST(HttpPath, Normalize_RefusesEveryEscape) {
   std::string out;
   for (const char* t :
