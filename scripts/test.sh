@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Runs every test: lint (clang-format), then the release (g++ 12), ASan+UBSan (clang 14), TSan
-# and portable (g++ 12) builds, each through ctest, the build with observability compiled out
-# (noobserve: the zcnet command and a smoke test of it), every fuzz target for a bounded time
-# (scripts/fuzz.sh, ZCNET_FUZZ_SECONDS each), then the Python tests.
+# and portable (g++ 12) builds, each through ctest (the ASan and TSan servers also through the
+# verifying soak, tests/soak/serve_soak.py, ZCNET_SOAK_SECONDS each), the build with
+# observability compiled out (noobserve: the zcnet command and a smoke test of it), every fuzz
+# target for a bounded time (scripts/fuzz.sh, ZCNET_FUZZ_SECONDS each), then the Python tests.
 # ZCNET_TEST_PRESETS="release asan" picks a subset ("fuzz" and "python" name those two steps).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -39,6 +40,11 @@ for preset in $presets; do
   [ "$preset" = tsan ] && env_extra=(TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1")
   env "${env_extra[@]}" ctest --preset "$preset" -j 1
   stage_done "$preset ctest"
+  if [ "$preset" = asan ] || [ "$preset" = tsan ]; then  # the verifying soak, sanitized server
+    env "${env_extra[@]}" python3 tests/soak/serve_soak.py --zcnet "build/$preset/zcnet" \
+      --duration "${ZCNET_SOAK_SECONDS:-60}" --clients 1000
+    stage_done "$preset soak"
+  fi
 done
 
 # Python package: `pip install .` into build/venv (scripts/setup.sh makes it; build
