@@ -15,8 +15,9 @@ Allowed outcomes: 200 or 206 with every byte correct; 416 for a range past a tru
 body cut short by the server closing the connection, only for a file truncated since shortly
 before the request (its received bytes still checked, a trailing partial record aside). Past the
 end of such a truncation, bytes may also arrive as zeros: the kernel zeroes the rest of the page
-at the new end in place, and a page lent to a socket (sendfile, a mapping) is read when the
-receiver copies it, so any zero-copy server shows this; those responses are counted apart.
+at the new end in place, a page lent to a socket by sendfile or from a mapping is read only when
+the receiver copies it, and a mapping reads zeros past the end up to its page boundary; those
+responses are counted apart.
 Anything else counts as a failure. The server's anonymous memory and open descriptors are sampled
 every second and must not grow after the warm-up (the first fifth of the run) by more than 25%
 (and 8 MiB) or 64 descriptors. Bounded by --duration (responses in flight then still finish, each
