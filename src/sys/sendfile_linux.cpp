@@ -5,6 +5,7 @@
 
 #include <limits>
 
+#include "sys/faults.hpp"
 #include "zcnet/sys/syscall_timing.hpp"
 
 namespace zcnet::sys {
@@ -22,7 +23,8 @@ IoResult sendfile(int out_fd, int in_fd, std::uint64_t& in_offset, std::size_t l
   const SyscallTimer timer(Syscall::Sendfile);
   for (;;) {
     auto off = static_cast<off_t>(in_offset);
-    IoResult r = io_result(::sendfile(out_fd, in_fd, &off, len));
+    const faults::Injected f = faults::inject(Syscall::Sendfile, len);
+    IoResult r = f.err ? IoResult{0, f.err} : io_result(::sendfile(out_fd, in_fd, &off, f.len));
     if (r.err == EINTR) continue;
     if (r.ok()) in_offset = static_cast<std::uint64_t>(off);
     return r;
@@ -36,7 +38,9 @@ IoResult copy_file_range(int in_fd, std::uint64_t& in_offset, int out_fd, std::u
   for (;;) {
     auto in_off = static_cast<off_t>(in_offset);
     auto out_off = static_cast<off_t>(out_offset);
-    IoResult r = io_result(::copy_file_range(in_fd, &in_off, out_fd, &out_off, len, 0));
+    const faults::Injected f = faults::inject(Syscall::CopyFileRange, len);
+    IoResult r = f.err ? IoResult{0, f.err}
+                       : io_result(::copy_file_range(in_fd, &in_off, out_fd, &out_off, f.len, 0));
     if (r.err == EINTR) continue;
     if (r.ok()) {
       in_offset = static_cast<std::uint64_t>(in_off);

@@ -4,6 +4,7 @@
 
 #include <limits>
 
+#include "sys/faults.hpp"
 #include "zcnet/sys/syscall_timing.hpp"
 
 namespace zcnet::sys {
@@ -24,8 +25,10 @@ IoResult splice(int in_fd, std::uint64_t* in_offset, int out_fd, std::uint64_t* 
   for (;;) {
     loff_t in_off = in_offset ? static_cast<loff_t>(*in_offset) : 0;
     loff_t out_off = out_offset ? static_cast<loff_t>(*out_offset) : 0;
-    IoResult r = io_result(::splice(in_fd, in_offset ? &in_off : nullptr, out_fd,
-                                    out_offset ? &out_off : nullptr, len, flags));
+    const faults::Injected f = faults::inject(Syscall::Splice, len);
+    IoResult r = f.err ? IoResult{0, f.err}
+                       : io_result(::splice(in_fd, in_offset ? &in_off : nullptr, out_fd,
+                                            out_offset ? &out_off : nullptr, f.len, flags));
     if (r.err == EINTR) continue;
     if (r.ok()) {
       if (in_offset) *in_offset = static_cast<std::uint64_t>(in_off);
@@ -38,7 +41,8 @@ IoResult splice(int in_fd, std::uint64_t* in_offset, int out_fd, std::uint64_t* 
 IoResult tee(int in_fd, int out_fd, std::size_t len, unsigned flags) noexcept {
   const SyscallTimer timer(Syscall::Tee);
   for (;;) {
-    IoResult r = io_result(::tee(in_fd, out_fd, len, flags));
+    const faults::Injected f = faults::inject(Syscall::Tee, len);
+    IoResult r = f.err ? IoResult{0, f.err} : io_result(::tee(in_fd, out_fd, f.len, flags));
     if (r.err != EINTR) return r;
   }
 }

@@ -1,5 +1,7 @@
 #include "sys/zerocopy_linux.hpp"
 
+#include "sys/faults.hpp"
+
 // clang-format off
 #include <time.h>  // before linux/errqueue.h, which needs struct timespec
 #include <linux/errqueue.h>
@@ -26,6 +28,10 @@ long send_zerocopy(int socket_fd, std::span<const std::byte> bytes, bool zerocop
   msg.msg_iovlen = 1;
   const int flags = MSG_NOSIGNAL | (nonblocking ? MSG_DONTWAIT : 0) | (zerocopy ? MSG_ZEROCOPY : 0);
   for (;;) {
+    const faults::Injected f = faults::inject(Syscall::Sendmsg, bytes.size());
+    if (f.err == EINTR) continue;
+    if (f.err) return -f.err;
+    iov.iov_len = f.len;
     ssize_t n = ::sendmsg(socket_fd, &msg, flags);
     if (n >= 0) return n;
     if (errno != EINTR) return -errno;

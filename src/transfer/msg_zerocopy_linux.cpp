@@ -41,6 +41,14 @@ class MsgZerocopyStrategy final : public Strategy {
       : stats_(stats_or(ctx, own_stats_)),
         reader_(src, dst, ctx, limit, stats_),
         sock_(fd_of(dst)) {}
+  // A transfer that ends early (an error, a cancel) takes the notifications already queued, so
+  // the buffers of sends the kernel has finished go back to the pool; a buffer whose send is
+  // still in flight stays lent to the kernel and is never reused (the pool counts it).
+  ~MsgZerocopyStrategy() override {
+    if (outstanding_ > 0) (void)collect_notifications();
+  }
+  MsgZerocopyStrategy(const MsgZerocopyStrategy&) = delete;
+  MsgZerocopyStrategy& operator=(const MsgZerocopyStrategy&) = delete;
 
   StrategyKind kind() const noexcept override { return StrategyKind::MsgZerocopy; }
   Outcome step(std::uint64_t budget) override;
