@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test: lint (clang-format), then the release (g++ 12), ASan+UBSan (clang 14), TSan
 # and portable (g++ 12) builds, each through ctest (the ASan and TSan servers also through the
-# verifying soak, tests/soak/serve_soak.py, ZCNET_SOAK_SECONDS each), the build with
+# verifying soak, tests/soak/serve_soak.py, plain and with injected faults), the build with
 # observability compiled out (noobserve: the zcnet command and a smoke test of it), every fuzz
 # target for a bounded time (scripts/fuzz.sh, ZCNET_FUZZ_SECONDS each), then the Python tests.
 # ZCNET_TEST_PRESETS="release asan" picks a subset ("fuzz" and "python" name those two steps).
@@ -40,9 +40,14 @@ for preset in $presets; do
   [ "$preset" = tsan ] && env_extra=(TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1")
   env "${env_extra[@]}" ctest --preset "$preset" -j 1
   stage_done "$preset ctest"
-  if [ "$preset" = asan ] || [ "$preset" = tsan ]; then  # the verifying soak, sanitized server
+  if [ "$preset" = asan ] || [ "$preset" = tsan ]; then
+    # The verifying soak against the sanitized server (60 s under ASan, 20 s under TSan, which
+    # runs several times slower), then 20 s with faults injected at the server's syscall seam.
+    soak_seconds=${ZCNET_SOAK_SECONDS:-$([ "$preset" = asan ] && echo 60 || echo 20)}
     env "${env_extra[@]}" python3 tests/soak/serve_soak.py --zcnet "build/$preset/zcnet" \
-      --duration "${ZCNET_SOAK_SECONDS:-60}" --clients 1000
+      --duration "$soak_seconds" --clients 1000
+    env "${env_extra[@]}" python3 tests/soak/serve_soak.py --zcnet "build/$preset/zcnet" \
+      --duration 20 --clients 200 --faults 1:64
     stage_done "$preset soak"
   fi
 done

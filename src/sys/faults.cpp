@@ -2,11 +2,19 @@
 
 #if ZCNET_FAULTS
 
+#include <atomic>
+#include <cstdio>
+#include <cstdlib>
+
 namespace zcnet::sys::faults {
 
 namespace {
 
 thread_local Armed* t_armed = nullptr;
+std::atomic<bool> g_process_armed{false};
+Plan g_process_plan;
+std::atomic<std::uint64_t> g_threads{0};
+std::atomic<std::uint64_t> g_process_faults{0};
 
 // The faults each call can meet in the kernel.
 std::uint32_t possible(Syscall call) noexcept {
@@ -50,12 +58,52 @@ Armed::Armed(const Plan& plan) noexcept : plan_(plan), state_(plan.seed) {
 }
 
 Armed::~Armed() {
-  t_armed = nullptr;
+  if (t_armed == this) t_armed = nullptr;
 }
+
+// The state a thread gets from arm_process(), made on its first call.
+struct ProcessArmed {
+  Armed armed;
+  ProcessArmed() noexcept {
+    armed.plan_ = g_process_plan;
+    std::uint64_t n = g_threads.fetch_add(1) + 1;
+    armed.state_ = g_process_plan.seed ^ next(n);
+  }
+};
+
+void arm_process(const Plan& plan) noexcept {
+  g_process_plan = plan;
+  g_process_armed.store(true);
+}
+
+std::uint64_t process_faults() noexcept {
+  return g_process_faults.load();
+}
+
+namespace {
+
+// ZCNET_FAULTS=SEED:ONE_IN arms the whole process before main().
+[[maybe_unused]] const bool g_from_environment = [] {
+  const char* spec = std::getenv("ZCNET_FAULTS");
+  if (!spec) return false;
+  unsigned long long seed = 0, one_in = 0;
+  if (std::sscanf(spec, "%llu:%llu", &seed, &one_in) != 2 || one_in == 0) {
+    std::fprintf(stderr, "ZCNET_FAULTS=%s: want SEED:ONE_IN, as 7:64\n", spec);
+    return false;
+  }
+  arm_process({.seed = seed, .one_in = static_cast<std::uint32_t>(one_in)});
+  return true;
+}();
+
+}  // namespace
 
 Injected inject(Syscall call, std::size_t len) noexcept {
   Armed* a = t_armed;
-  if (!a) return {0, len};
+  if (!a) {
+    if (!g_process_armed.load(std::memory_order_relaxed)) return {0, len};
+    thread_local ProcessArmed mine;
+    a = &mine.armed;
+  }
   ++a->counts_.calls;
   const std::uint64_t r = next(a->state_);
   if (a->plan_.one_in == 0 || r % a->plan_.one_in != 0) return {0, len};
@@ -71,6 +119,7 @@ Injected inject(Syscall call, std::size_t len) noexcept {
     if (pick-- == 0) break;
   }
   ++a->counts_.injected[f];
+  if (a != t_armed) g_process_faults.fetch_add(1, std::memory_order_relaxed);
   switch (static_cast<Fault>(f)) {
     case Fault::Eintr:
       return {EINTR, len};

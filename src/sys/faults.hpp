@@ -58,13 +58,23 @@ class Armed {
 
  private:
   friend Injected inject(Syscall call, std::size_t len) noexcept;
+  friend struct ProcessArmed;
+  Armed() noexcept = default;  // unarmed: for the per-thread state of arm_process()
   Plan plan_;
-  std::uint64_t state_;
+  std::uint64_t state_ = 0;
   Counts counts_;
 };
 
 // `len`: the bytes asked for (0 where the call has no single length, as writev: never shortened).
 Injected inject(Syscall call, std::size_t len) noexcept;
+
+// Arms every thread of the process that has no Armed of its own, each with a stream of its own
+// drawn from `plan.seed` and the order in which threads first make a call. A ZCNET_FAULTS build
+// does this at start when the environment has ZCNET_FAULTS=SEED:ONE_IN (how the tests fault a
+// whole `zcnet serve`).
+void arm_process(const Plan& plan) noexcept;
+// Calls faulted so far by arm_process() on every thread.
+std::uint64_t process_faults() noexcept;
 #else
 inline constexpr bool kEnabled = false;
 inline Injected inject(Syscall, std::size_t len) noexcept {

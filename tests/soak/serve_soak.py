@@ -174,7 +174,7 @@ def zero_filled(words, fid, index, top):
 
 class Stats:
     def __init__(self):
-        self.responses = {"200": 0, "206": 0, "416": 0, "cut": 0}
+        self.responses = {"200": 0, "206": 0, "416": 0, "cut": 0, "faulted": 0}
         self.bytes = 0
         self.zeroed_responses = 0
         self.failures = []
@@ -225,7 +225,10 @@ async def client(args, port, files, stats, deadline, rng):
             await writer.drain()
             status, fields = await asyncio.wait_for(read_head(reader), args.stall)
         except (OSError, asyncio.IncompleteReadError, asyncio.TimeoutError) as e:
-            stats.fail(f"f{fid}: no response head ({type(e).__name__})")
+            if args.faults and not isinstance(e, asyncio.TimeoutError):
+                stats.responses["faulted"] += 1  # a call of the server's failed on purpose
+            else:
+                stats.fail(f"f{fid}: no response head ({type(e).__name__})")
             writer.close()
             writer = None
             continue
@@ -275,6 +278,11 @@ async def client(args, port, files, stats, deadline, rng):
         if cut:
             # The server may answer from its open-file cache, trusted for a second
             # (--open-file-cache-valid): a truncation shortly before the request counts too.
+            if args.faults:
+                stats.responses["faulted"] += 1
+                writer.close()
+                writer = None
+                continue
             if files.truncated_to(fid, sent_at - 2) is None:
                 with files.lock:
                     last = files.truncations.get(fid, [(None, None)])[-1]
@@ -341,6 +349,10 @@ def main():
     ap.add_argument("--stall", type=float, default=30,
                     help="seconds a response may send nothing before it counts as a hang")
     ap.add_argument("--serve-args", default="", help="more flags for zcnet serve")
+    ap.add_argument("--faults", metavar="SEED:ONE_IN",
+                    help="run the server with faults injected at its syscall seam (a build with "
+                    "ZCNET_FAULTS: the asan and tsan presets); a response cut short or a "
+                    "connection closed before one is then allowed, its bytes still checked")
     args = ap.parse_args()
 
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
@@ -354,7 +366,9 @@ def main():
         server = subprocess.Popen([args.zcnet, "serve", "--root", root, "--listen",
                                    f"127.0.0.1:{port}", "--workers", "2",
                                    "--max-connections", str(args.clients + 100)]
-                                  + args.serve_args.split(), stderr=subprocess.PIPE, text=True)
+                                  + args.serve_args.split(), stderr=subprocess.PIPE, text=True,
+                                  env=dict(os.environ, **({"ZCNET_FAULTS": args.faults}
+                                                          if args.faults else {})))
         try:
             line = server.stderr.readline()
             if "listening on port" not in line:
@@ -393,7 +407,7 @@ def main():
     r = stats.responses
     print(f"soak: {took:.0f} s, {args.clients} clients, {sum(r.values())} responses "
           f"(200: {r['200']}, 206: {r['206']}, 416: {r['416']}, cut after truncation: "
-          f"{r['cut']}; with zeros past a truncated end: {stats.zeroed_responses}), {stats.bytes / 1e6:.1f} MB verified; file changes: "
+          f"{r['cut']}; with zeros past a truncated end: {stats.zeroed_responses}; cut or refused by an injected fault: {r['faulted']}), {stats.bytes / 1e6:.1f} MB verified; file changes: "
           + ", ".join(f"{k} {v}" for k, v in files.ops.items())
           + f"; transfers the server logged as cut by a truncation: {len(cut_lines)}"
           f"; server anonymous memory {rss0} -> {rss1} KiB (peak {peak_rss}), descriptors {fd0} -> {fd1}; "
