@@ -100,7 +100,9 @@ TEST_P(SyscallFaults, EverySeed_ByteExactOrTypedErrorAfterAnExactPrefix_NoLeakNo
     const PoolStats pool = h.buffers.stats();
     // (lent_to_kernel counts sends still to be notified: a buffer may carry several.)
     ASSERT_LE(pool.in_use, pool.lent_to_kernel) << "a buffer held past its transfer";
-    if (GetParam() != StrategyKind::MsgZerocopy || d.ok()) ASSERT_EQ(pool.in_use, 0u);
+    if (GetParam() != StrategyKind::MsgZerocopy || d.ok()) {
+      ASSERT_EQ(pool.in_use, 0u);
+    }
     orphaned += pool.in_use;
     ASSERT_EQ(h.pipes.stats().leased, 0u) << "a pipe still leased";
   }
@@ -118,12 +120,11 @@ TEST_P(SyscallFaults, EverySeed_ByteExactOrTypedErrorAfterAnExactPrefix_NoLeakNo
   EXPECT_GT(faults, 0u);
 }
 
-INSTANTIATE_TEST_SUITE_P(Strategies, SyscallFaults, ::testing::ValuesIn(kKinds),
-                         [](const auto& info) {
-                           std::string n(to_string(info.param));
-                           std::erase(n, '-');
-                           return n;
-                         });
+INSTANTIATE_TEST_SUITE_P(Strategies, SyscallFaults, ::testing::ValuesIn(kKinds), [](const auto& p) {
+  std::string n(to_string(p.param));
+  std::erase(n, '-');
+  return n;
+});
 
 #else
 
