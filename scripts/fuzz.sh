@@ -6,12 +6,12 @@
 # leaves the input in build/fuzz/findings/: add it to fuzz/regressions/NAME once fixed, so every
 # build's replay test runs it from then on.
 #
-#   scripts/fuzz.sh                     every target, ZCNET_FUZZ_SECONDS (default 15) each
+#   scripts/fuzz.sh                     every target, ZCNET_FUZZ_SECONDS (default 10) each
 #   scripts/fuzz.sh request path        only these targets
 #   ZCNET_FUZZ_SECONDS=600 scripts/fuzz.sh request   a longer run of one target
 set -euo pipefail
 cd "$(dirname "$0")/.."
-seconds=${ZCNET_FUZZ_SECONDS:-15}
+seconds=${ZCNET_FUZZ_SECONDS:-10}
 targets=("$@")
 if [ ${#targets[@]} -eq 0 ]; then
   targets=($(sed -n 's/^set(zcnet_fuzz_targets \(.*\))$/\1/p' fuzz/CMakeLists.txt))

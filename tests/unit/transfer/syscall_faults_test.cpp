@@ -5,7 +5,8 @@
 // descriptor, pipe or buffer is left behind (counted before and after every seed), except a
 // MSG_ZEROCOPY buffer whose send was still in flight when the transfer failed: it stays lent to
 // the kernel, never reused, and is counted.
-// A failing seed replays alone: ZCNET_FAULT_SEED=N runs only that seed.
+// A failing seed replays alone: ZCNET_FAULT_SEED=N runs only that seed; ZCNET_FAULT_SEEDS=N runs
+// seeds 1 to N (default 2000 per strategy).
 #include <dirent.h>
 
 #include <cstdlib>
@@ -57,6 +58,7 @@ TEST_P(SyscallFaults, EverySeed_ByteExactOrTypedErrorAfterAnExactPrefix_NoLeakNo
     return v;
   }();
   std::uint64_t first = 1, last = kSeedsPerStrategy;
+  if (const char* n = std::getenv("ZCNET_FAULT_SEEDS")) last = std::strtoull(n, nullptr, 10);
   if (const char* one = std::getenv("ZCNET_FAULT_SEED"))
     first = last = std::strtoull(one, nullptr, 10);
   std::uint64_t completed = 0, failed = 0, faults = 0, orphaned = 0;
