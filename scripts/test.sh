@@ -44,13 +44,13 @@ for preset in $presets; do
   stage_done "$preset ctest"
   if [ "$preset" = asan ] || [ "$preset" = tsan ]; then
     # The verifying soak against the sanitized server (60 s under ASan, 20 s under TSan, which
-    # runs several times slower), then 20 s with faults injected at the server's syscall seam.
+    # runs several times slower), then 15 s with faults injected at the server's syscall seam.
     # Leaks are the sanitizer's to find at exit: its own memory grows with what it watches.
     soak_seconds=${ZCNET_SOAK_SECONDS:-$([ "$preset" = asan ] && echo 60 || echo 20)}
     env "${env_extra[@]}" python3 tests/soak/serve_soak.py --zcnet "build/$preset/zcnet" \
       --duration "$soak_seconds" --clients 1000 --no-memory-check
     env "${env_extra[@]}" python3 tests/soak/serve_soak.py --zcnet "build/$preset/zcnet" \
-      --duration 20 --clients 200 --faults 1:64 --no-memory-check
+      --duration 15 --clients 200 --faults 1:64 --no-memory-check
     stage_done "$preset soak"
   fi
   if [ "$preset" = release ]; then  # the soak with memory and descriptors held flat

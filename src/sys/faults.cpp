@@ -14,7 +14,6 @@ thread_local Armed* t_armed = nullptr;
 std::atomic<bool> g_process_armed{false};
 Plan g_process_plan;
 std::atomic<std::uint64_t> g_threads{0};
-std::atomic<std::uint64_t> g_process_faults{0};
 
 // The faults each call can meet in the kernel.
 std::uint32_t possible(Syscall call) noexcept {
@@ -76,10 +75,6 @@ void arm_process(const Plan& plan) noexcept {
   g_process_armed.store(true);
 }
 
-std::uint64_t process_faults() noexcept {
-  return g_process_faults.load();
-}
-
 namespace {
 
 // ZCNET_FAULTS=SEED:ONE_IN arms the whole process before main().
@@ -119,7 +114,6 @@ Injected inject(Syscall call, std::size_t len) noexcept {
     if (pick-- == 0) break;
   }
   ++a->counts_.injected[f];
-  if (a != t_armed) g_process_faults.fetch_add(1, std::memory_order_relaxed);
   switch (static_cast<Fault>(f)) {
     case Fault::Eintr:
       return {EINTR, len};

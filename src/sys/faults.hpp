@@ -73,8 +73,6 @@ Injected inject(Syscall call, std::size_t len) noexcept;
 // does this at start when the environment has ZCNET_FAULTS=SEED:ONE_IN (how the tests fault a
 // whole `zcnet serve`).
 void arm_process(const Plan& plan) noexcept;
-// Calls faulted so far by arm_process() on every thread.
-std::uint64_t process_faults() noexcept;
 #else
 inline constexpr bool kEnabled = false;
 inline Injected inject(Syscall, std::size_t len) noexcept {
