@@ -293,19 +293,20 @@ async def client(args, port, files, stats, deadline, rng):
             stats.fail(f"f{fid}: wrong records in {len(bad)} 64 KiB pieces of a {status} body "
                        f"({first}+{len(body)} of {length}), the first at offset {off}: {words}")
         if cut:
-            # The server may answer from its open-file cache, trusted for a second
-            # (--open-file-cache-valid): a truncation shortly before the request counts too.
             if args.faults:
                 stats.responses["faulted"] += 1
                 writer.close()
                 writer = None
                 continue
+            # The server may answer from its open-file cache, trusted for a second
+            # (--open-file-cache-valid): a truncation shortly before the request counts too.
             if files.truncated_to(fid, sent_at - 2) is None:
                 with files.lock:
                     last = files.truncations.get(fid, [(None, None)])[-1]
-                ago = "never" if last[0] is None else f"{sent_at - last[0]:.2f} s before, to {last[1]}"
-                stats.fail(f"f{fid}: {status} body cut ({cut}) at {len(body)} of {length} bytes; the file "
-                           f"was last truncated {ago}")
+                ago = ("never" if last[0] is None
+                       else f"{sent_at - last[0]:.2f} s before, to {last[1]}")
+                stats.fail(f"f{fid}: {status} body cut ({cut}) at {len(body)} of {length} "
+                           f"bytes; the file was last truncated {ago}")
             stats.responses["cut"] += 1
             writer.close()
             writer = None
