@@ -130,7 +130,9 @@ ParseResult parse_request(std::span<const char> bytes, const ParseLimits& limits
   auto first = next_line(in, pos);
   if (!first) {
     if (bare_cr(in, pos)) return fail(400);
-    if (in.size() - pos > limits.max_request_line) return fail(414);
+    // A CR at the end may be the line's own, whose LF has not arrived: it does not count.
+    const std::size_t seen = in.size() - pos - (in.back() == '\r' ? 1 : 0);
+    if (seen > limits.max_request_line) return fail(414);
     if (in.size() > limits.max_header_bytes) return fail(431);
     return {};
   }
