@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test: lint (clang-format), then the release (g++ 12), ASan+UBSan (clang 14), TSan
 # and portable (g++ 12) builds, each through ctest (the ASan and TSan servers also through the
-# verifying soak, tests/soak/serve_soak.py, plain and with injected faults), the build with
+# verifying soak, tests/soak/serve_soak.py, plain and with injected faults, and through it again
+# with zcnet proxy in front of the server), the build with
 # observability compiled out (noobserve: the zcnet command and a smoke test of it), every fuzz
 # target for a bounded time (scripts/fuzz.sh, ZCNET_FUZZ_SECONDS each), then the Python tests.
 # ZCNET_TEST_PRESETS="release asan" picks a subset ("fuzz" and "python" name those two steps).
@@ -51,10 +52,20 @@ for preset in $presets; do
       --duration "$soak_seconds" --clients 1000 --no-memory-check
     env "${env_extra[@]}" python3 tests/soak/serve_soak.py --zcnet "build/$preset/zcnet" \
       --duration 15 --clients 200 --faults 1:64 --no-memory-check
+    # The same through zcnet proxy in front of the server (--via-proxy): under ASan 20 s plain
+    # and 15 s with both faulted, under TSan 15 s with both faulted.
+    if [ "$preset" = asan ]; then
+      python3 tests/soak/serve_soak.py --zcnet build/asan/zcnet --via-proxy \
+        --duration 20 --clients 500 --no-memory-check
+    fi
+    env "${env_extra[@]}" python3 tests/soak/serve_soak.py --zcnet "build/$preset/zcnet" \
+      --via-proxy --duration 15 --clients 500 --faults 1:64 --no-memory-check
     stage_done "$preset soak"
   fi
-  if [ "$preset" = release ]; then  # the soak with memory and descriptors held flat
+  if [ "$preset" = release ]; then  # the soaks with memory and descriptors held flat
     python3 tests/soak/serve_soak.py --zcnet build/release/zcnet --duration 20 --clients 1000
+    python3 tests/soak/serve_soak.py --zcnet build/release/zcnet --via-proxy --duration 15 \
+      --clients 500
     stage_done "$preset soak"
   fi
 done

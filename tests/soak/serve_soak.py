@@ -23,7 +23,20 @@ every second and must not grow after the warm-up (the first fifth of the run) by
 (and 8 MiB) or 64 descriptors. Bounded by --duration (responses in flight then still finish, each
 byte within --stall seconds); exits 1 on any failure.
 
+With --via-proxy the clients connect to a `zcnet proxy` in front of the server (the same binary,
+relaying to it) and the same checks and rules apply to what arrives through it: a cut seen by a
+client, an end of stream or a reset, before the head or in the body, is allowed only where it
+would be from the server itself. Without --faults each body cut must also be one the server
+logged as cut by a truncation, for that file and with as many bytes unsent: the proxy relays
+every byte the server sent before its end of stream, and cuts nothing itself. The proxy's memory
+and descriptors are held flat as the server's, it must stop on SIGTERM with status 0 as the
+server must, and with --faults it runs with faults of its own (seed SEED+1). Its access log
+gives the summary's proxy line. ZCNET_SOAK_SERVER_LOG, ZCNET_SOAK_PROXY_LOG and
+ZCNET_SOAK_PROXY_ACCESS_LOG name files to keep what the server and the proxy said, and the access
+log, in.
+
     python3 tests/soak/serve_soak.py --zcnet build/release/zcnet --duration 60 --clients 1000
+    python3 tests/soak/serve_soak.py --zcnet build/release/zcnet --via-proxy --clients 500
 """
 import argparse
 import array
@@ -178,6 +191,7 @@ class Stats:
         self.responses = {"200": 0, "206": 0, "416": 0, "cut": 0, "faulted": 0}
         self.bytes = 0
         self.zeroed_responses = 0
+        self.cuts = []  # (file id, bytes of the body not received, what the client saw)
         self.failures = []
 
     def fail(self, text):
@@ -307,6 +321,10 @@ async def client(args, port, files, stats, deadline, rng):
                        else f"{sent_at - last[0]:.2f} s before, to {last[1]}")
                 stats.fail(f"f{fid}: {status} body cut ({cut}) at {len(body)} of {length} "
                            f"bytes; the file was last truncated {ago}")
+            else:
+                stats.cuts.append((fid, length - len(body),
+                                   f"f{fid}: {status} body cut ({cut}) at {len(body)} of {length} "
+                                   f"bytes"))
             stats.responses["cut"] += 1
             writer.close()
             writer = None
@@ -318,21 +336,30 @@ async def client(args, port, files, stats, deadline, rng):
 
 
 def sample(pid):
-    """The server's anonymous memory (KiB: file pages it maps are the page cache's, not its own)
+    """A process's anonymous memory (KiB: file pages it maps are the page cache's, not its own)
     and its open descriptors."""
     with open(f"/proc/{pid}/status") as f:
         rss = next(int(l.split()[1]) for l in f if l.startswith("RssAnon:"))
     return rss, len(os.listdir(f"/proc/{pid}/fd"))
 
 
-async def main_async(args, port, files, stats, server):
+def sample_all(procs, samples):
+    """One sample of each process still running into samples[name]."""
+    for name, proc in procs.items():
+        try:
+            samples[name].append((time.monotonic(), *sample(proc.pid)))
+        except (OSError, StopIteration):  # it has exited: the exit is checked on its own
+            pass
+
+
+async def main_async(args, port, files, stats, procs):
     deadline = time.monotonic() + args.duration
     rng = random.Random(args.seed)
-    samples = []
+    samples = {name: [] for name in procs}
 
     async def sampler():
         while time.monotonic() < deadline:
-            samples.append((time.monotonic(), *sample(server.pid)))
+            sample_all(procs, samples)
             await asyncio.sleep(1)
 
     stop = threading.Event()
@@ -351,8 +378,58 @@ async def main_async(args, port, files, stats, server):
     await asyncio.gather(sampler(), *tasks)
     stop.set()
     t.join()
-    samples.append((time.monotonic(), *sample(server.pid)))
+    sample_all(procs, samples)
     return samples
+
+
+def start(name, argv, faults, stats):
+    """Starts `zcnet NAME` with stderr read by a thread into a list: (process, port it listens
+    on, what it said, the reading thread)."""
+    proc = subprocess.Popen(argv, stderr=subprocess.PIPE, text=True,
+                            env=dict(os.environ, **({"ZCNET_FAULTS": faults} if faults else {})))
+    line = proc.stderr.readline()
+    m = re.search(r"listening on port (\d+)", line)
+    if not m:
+        stop(name, proc, stats)
+        sys.exit(f"zcnet {name} did not start: {line}{proc.stderr.read()}")
+    said = []
+    reader = threading.Thread(target=lambda: said.extend(proc.stderr), daemon=True)
+    reader.start()
+    return proc, int(m.group(1)), said, reader
+
+
+def stop(name, proc, stats):
+    """SIGTERM, then status 0 within 30 s (a graceful stop: no connection is left by then). A
+    process that exited before is the caller's to report."""
+    if proc.poll() is not None:
+        return
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+        stats.fail(f"zcnet {name} did not stop within 30 s of SIGTERM")
+    if proc.returncode != 0:
+        stats.fail(f"zcnet {name} exited with {proc.returncode}")
+
+
+def access_log_summary(path):
+    """The proxy's access log: connections, by how each ended and by the path of the bytes sent to
+    the client, and the bytes delivered each way."""
+    how, paths, up, down, n = {}, {}, 0, 0, 0
+    if not os.path.exists(path):  # no connection was ever accepted
+        return n, how, paths, up, down
+    with open(path) as f:
+        for line in f:
+            m = re.search(r" up=(\d+)/\S+ down=(\d+)/(\S+) \d+ms (\S+)", line)
+            if not m:
+                continue
+            n += 1
+            up, down = up + int(m.group(1)), down + int(m.group(2))
+            paths[m.group(3)] = paths.get(m.group(3), 0) + 1
+            how[m.group(4)] = how.get(m.group(4), 0) + 1
+    return n, how, paths, up, down
 
 
 def main():
@@ -368,72 +445,137 @@ def main():
     ap.add_argument("--stall", type=float, default=30,
                     help="seconds a response may send nothing before it counts as a hang")
     ap.add_argument("--serve-args", default="", help="more flags for zcnet serve")
+    ap.add_argument("--via-proxy", action="store_true",
+                    help="put `zcnet proxy` (the same binary) in front of the server and connect "
+                    "the clients to it; it is checked as the server is, and faulted too with "
+                    "--faults (seed SEED+1)")
+    ap.add_argument("--proxy-args", default="",
+                    help="more flags for zcnet proxy (--workers, --max-connections, "
+                    "--idle-timeout and --connect-timeout given here replace the soak's)")
     ap.add_argument("--no-memory-check", dest="memory_check", action="store_false",
-                    help="do not hold the server's anonymous memory flat (a sanitizer's own "
-                    "memory grows with the allocations it watches; LeakSanitizer checks leaks at "
-                    "exit instead)")
+                    help="do not hold the server's (and the proxy's) anonymous memory flat (a "
+                    "sanitizer's own memory grows with the allocations it watches; LeakSanitizer "
+                    "checks leaks at exit instead)")
     ap.add_argument("--faults", metavar="SEED:ONE_IN",
-                    help="run the server with faults injected at its syscall seam (a build with "
-                    "ZCNET_FAULTS: the asan and tsan presets); a response cut short or a "
-                    "connection closed before one is then allowed, its bytes still checked")
+                    help="run the server (and the proxy, with SEED+1) with faults injected at its "
+                    "syscall seam (a build with ZCNET_FAULTS: the asan and tsan presets); a "
+                    "response cut short or a connection closed before one is then allowed, its "
+                    "bytes still checked")
     args = ap.parse_args()
 
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-    with tempfile.TemporaryDirectory(prefix="zcnet-soak-") as root:
+    proxy_faults = None
+    if args.faults:
+        seed, one_in = args.faults.split(":")
+        proxy_faults = f"{int(seed) + 1}:{one_in}"  # faults of its own, not the server's
+    stats = Stats()
+    procs, said, readers = {}, {}, []
+    with tempfile.TemporaryDirectory(prefix="zcnet-soak-") as root, \
+            tempfile.TemporaryDirectory(prefix="zcnet-soak-log-") as logs:
         os.chmod(root, 0o755)
         files = Files(root, args.files, random.Random(args.seed))
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
             port = s.getsockname()[1]
-        server = subprocess.Popen([args.zcnet, "serve", "--root", root, "--listen",
-                                   f"127.0.0.1:{port}", "--workers", "2",
-                                   "--max-connections", str(2 * args.clients + 100),
-                                   # A client's first request may leave seconds after the kernel
-                                   # finished its connect when a thousand clients share one Python
-                                   # thread: the default 10 s would close such connections.
-                                   "--header-timeout", "120"]
-                                  + args.serve_args.split(), stderr=subprocess.PIPE, text=True,
-                                  env=dict(os.environ, **({"ZCNET_FAULTS": args.faults}
-                                                          if args.faults else {})))
+        access_log = os.environ.get("ZCNET_SOAK_PROXY_ACCESS_LOG",
+                                    os.path.join(logs, "proxy-access.log"))
         try:
-            line = server.stderr.readline()
-            if "listening on port" not in line:
-                sys.exit(f"zcnet serve did not start: {line}{server.stderr.read()}")
-            said = []
-            threading.Thread(target=lambda: said.extend(server.stderr), daemon=True).start()
-            stats = Stats()
+            server, _, said["serve"], reader = start(
+                "serve", [args.zcnet, "serve", "--root", root, "--listen", f"127.0.0.1:{port}",
+                          "--workers", "2", "--max-connections", str(2 * args.clients + 100),
+                          # A client's first request may leave seconds after the kernel
+                          # finished its connect when a thousand clients share one Python
+                          # thread: the default 10 s would close such connections.
+                          "--header-timeout", "120"] + args.serve_args.split(),
+                args.faults, stats)
+            procs["serve"] = server
+            readers.append(reader)
+            target = port
+            if args.via_proxy:
+                if os.path.exists(access_log):
+                    os.unlink(access_log)  # appended to: this run's connections only
+                extra = args.proxy_args.split()
+                flags = [("--workers", "2"), ("--max-connections", str(2 * args.clients + 100)),
+                         # Generous for one Python thread serving every client: a connection
+                         # may wait seconds for its next request.
+                         ("--idle-timeout", "600"), ("--connect-timeout", "30")]
+                proxy, target, said["proxy"], reader = start(
+                    "proxy", [args.zcnet, "proxy", "--listen", "127.0.0.1:0", "--upstream",
+                              f"127.0.0.1:{port}", "--access-log", access_log]
+                    # --proxy-args may replace these (a flag given twice is refused).
+                    + [x for flag, value in flags if flag not in extra for x in (flag, value)]
+                    + extra, proxy_faults, stats)
+                procs["proxy"] = proxy
+                readers.append(reader)
             started = time.monotonic()
-            samples = asyncio.run(main_async(args, port, files, stats, server))
+            samples = asyncio.run(main_async(args, target, files, stats, procs))
             took = time.monotonic() - started
-            if server.poll() is not None:
-                stats.fail(f"zcnet serve exited with {server.returncode}")
+            for name, proc in procs.items():
+                if proc.poll() is not None:
+                    stats.fail(f"zcnet {name} exited during the run with {proc.returncode}")
         finally:
-            if server.poll() is None:
-                server.send_signal(signal.SIGTERM)
-                try:
-                    server.wait(30)
-                except subprocess.TimeoutExpired:
-                    server.kill()
-                    stats.fail("zcnet serve did not stop within 30 s of SIGTERM")
-        if server.returncode not in (0, None):
-            stats.fail(f"zcnet serve exited with {server.returncode}")
+            # The proxy first: with its clients gone it has nothing left to relay.
+            for name in reversed(list(procs)):
+                stop(name, procs[name], stats)
+            for reader in readers:
+                reader.join(10)  # what it said up to its exit (a sanitizer's report too)
+        relayed = access_log_summary(access_log) if args.via_proxy else None
 
-    if os.environ.get("ZCNET_SOAK_SERVER_LOG"):  # everything the server said, for a closer look
-        with open(os.environ["ZCNET_SOAK_SERVER_LOG"], "w") as f:
-            f.writelines(said)
-    # The server logs each transfer a truncation cut; anything else it said is shown.
-    cut_lines = [line for line in said if "truncated while sent" in line]
-    for line in [line for line in said if line not in cut_lines][:20]:
-        print("zcnet serve said:", line.rstrip())
-    warm = [s for s in samples if s[0] - samples[0][0] >= 0.2 * args.duration] or samples
-    rss0, fd0 = warm[0][1], warm[0][2]
-    rss1, fd1 = samples[-1][1], samples[-1][2]
-    peak_rss = max(s[1] for s in warm)
-    if args.memory_check and peak_rss > rss0 * 1.25 + 8192:
-        stats.fail(f"server anonymous memory grew from {rss0} to {peak_rss} KiB after the warm-up")
-    if fd1 > fd0 + 64:
-        stats.fail(f"server descriptors grew from {fd0} to {fd1} after the warm-up")
+    # Everything each process said, for a closer look.
+    for name, var in (("serve", "ZCNET_SOAK_SERVER_LOG"), ("proxy", "ZCNET_SOAK_PROXY_LOG")):
+        if name in said and os.environ.get(var):
+            with open(os.environ[var], "w") as f:
+                f.writelines(said[name])
+    # The server logs each transfer a truncation cut; both say when they start shutting down;
+    # anything else they said is shown.
+    cut_lines = [line for line in said["serve"] if "truncated while sent" in line]
+    for name, lines in said.items():
+        for line in [line for line in lines if line not in cut_lines
+                     and "shutting down (a second signal stops at once)" not in line][:20]:
+            print(f"zcnet {name} said:", line.rstrip())
+    if args.via_proxy and not args.faults:
+        # Through the proxy a cut is allowed only where the server made it: each one the clients
+        # saw must be a transfer the server logged as cut by a truncation, with the same number
+        # of bytes left unsent (the proxy relays every byte the server sent before its FIN).
+        logged = {}
+        for line in cut_lines:
+            m = re.search(r"/f(\d+) .*truncated while sent: (\d+) of (\d+) bytes", line)
+            if m:
+                key = (int(m.group(1)), int(m.group(3)) - int(m.group(2)))
+                logged[key] = logged.get(key, 0) + 1
+        for fid, unsent, text in stats.cuts:
+            if logged.get((fid, unsent), 0) > 0:
+                logged[(fid, unsent)] -= 1
+            else:
+                stats.fail(f"{text}, {unsent} bytes short, a cut the server did not log: "
+                           f"made by the proxy")
+    held = {}
+    for name, what in (("serve", "server"), ("proxy", "proxy")):
+        if not samples.get(name):
+            continue
+        got = samples[name]
+        warm = [s for s in got if s[0] - got[0][0] >= 0.2 * args.duration] or got
+        rss0, fd0 = warm[0][1], warm[0][2]
+        rss1, fd1 = got[-1][1], got[-1][2]
+        peak_rss = max(s[1] for s in warm)
+        if args.memory_check and peak_rss > rss0 * 1.25 + 8192:
+            stats.fail(f"{what} anonymous memory grew from {rss0} to {peak_rss} KiB after the "
+                       f"warm-up")
+        if fd1 > fd0 + 64:
+            stats.fail(f"{what} descriptors grew from {fd0} to {fd1} after the warm-up")
+        held[name] = (rss0, rss1, peak_rss, fd0, fd1)
+    rss0, rss1, peak_rss, fd0, fd1 = held.get("serve", (0, 0, 0, 0, 0))
+    if relayed:
+        n, how, paths, up, down = relayed
+        prss0, prss1, ppeak, pfd0, pfd1 = held.get("proxy", (0, 0, 0, 0, 0))
+        print(f"proxy: responses went via zcnet proxy: {n} connections relayed (ended: "
+              + ", ".join(f"{k} {v}" for k, v in sorted(how.items()))
+              + "; path to the clients: "
+              + ", ".join(f"{k} {v}" for k, v in sorted(paths.items()))
+              + f"), {down / 1e6:.1f} MB to the clients, {up / 1e6:.1f} MB to the server; "
+              f"proxy anonymous memory {prss0} -> {prss1} KiB (peak {ppeak}), descriptors "
+              f"{pfd0} -> {pfd1}", flush=True)
     r = stats.responses
     print(f"soak: {took:.0f} s, {args.clients} clients, {sum(r.values())} responses "
           f"(200: {r['200']}, 206: {r['206']}, 416: {r['416']}, cut after truncation: "
