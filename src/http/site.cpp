@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include "http/metrics.hpp"
+#include "sys/faults.hpp"
 #include "sys/open_beneath.hpp"
 #include "zcnet/http/server.hpp"
 
@@ -25,6 +26,7 @@ Result<std::shared_ptr<const Site>> Site::create(ServerOptions options) {
 Result<UniqueFd> Site::open_file(const char* rel) const {
   if (!options_.allow_symlinks_outside) return sys::open_beneath(root_.get(), rel);
   // `rel` is normalized (no "..", no leading '/'), so only a symlink can lead out, as allowed.
+  if (int err = sys::faults::inject_fd(sys::faults::FdCall::Open)) return Error(err, "openat", rel);
   UniqueFd fd(
       ::openat(root_.get(), *rel ? rel : ".", O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY));
   if (!fd) return last_error("openat", rel);

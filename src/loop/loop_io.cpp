@@ -13,6 +13,7 @@
 #include <string>
 
 #include "loop/backend.hpp"
+#include "sys/faults.hpp"
 #include "zcnet/loop/loop.hpp"
 
 namespace zcnet {
@@ -129,6 +130,7 @@ Task<Result<UniqueFd>> Loop::accept(int listen_fd, IoOptions o) {
 }
 
 Task<Result<UniqueFd>> Loop::dial(const sockaddr* addr, socklen_t len, IoOptions o) {
+  if (int err = sys::faults::inject_fd(sys::faults::FdCall::Socket)) co_return Error(err, "socket");
   UniqueFd fd(::socket(addr->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
   if (!fd) co_return last_error("socket");
   forget(fd.get());  // a previous fd with this number may have been closed behind our back

@@ -7,6 +7,7 @@
 #include <cerrno>
 
 #include "loop/reactor.hpp"
+#include "sys/faults.hpp"
 #include "zcnet/sys/syscall_timing.hpp"
 
 namespace zcnet::detail {
@@ -72,12 +73,28 @@ void Reactor::unlink(Op& op) noexcept {
   op.list = kNone;
 }
 
+namespace {
+
+// A fault made up for one of the reactor's own calls (sys/faults.hpp; never EAGAIN, which the
+// reactor would wait on itself): sets errno and returns true when the call is not to be made.
+bool faulted(sys::Syscall call, std::size_t& len) noexcept {
+  const sys::faults::Injected f = sys::faults::inject(call, len, {});
+  len = f.len;
+  if (f.err == 0) return false;
+  errno = f.err;
+  return true;
+}
+
+}  // namespace
+
 int Reactor::perform(Op& op) {
   for (;;) {
     ++stats_.syscalls;
     ssize_t r = -1;
+    std::size_t len = op.len;
     switch (op.code) {
       case OpCode::Accept: {
+        if (int err = sys::faults::inject_fd(sys::faults::FdCall::Accept)) return -err;
         int fd = ::accept4(op.fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd >= 0) {
           // A new fd may reuse the number of one closed without forget(): drop stale state.
@@ -95,8 +112,8 @@ int Reactor::perform(Op& op) {
           if (errno == EINPROGRESS) return -EAGAIN;
         } else {
           int err = 0;
-          socklen_t len = sizeof err;
-          if (::getsockopt(op.fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0) break;
+          socklen_t err_len = sizeof err;
+          if (::getsockopt(op.fd, SOL_SOCKET, SO_ERROR, &err, &err_len) != 0) break;
           if (err != 0) return -err;
           sockaddr_storage peer{};
           socklen_t plen = sizeof peer;
@@ -107,21 +124,22 @@ int Reactor::perform(Op& op) {
         break;
       case OpCode::Read: {
         const sys::SyscallTimer timer(sys::Syscall::Read);
-        r = ::read(op.fd, op.buf, op.len);
+        if (!faulted(sys::Syscall::Read, len)) r = ::read(op.fd, op.buf, len);
         break;
       }
       case OpCode::Write:
       case OpCode::SendZc:
         if (!op.not_socket) {
           const sys::SyscallTimer timer(sys::Syscall::Send);
-          r = ::send(op.fd, op.buf, op.len, MSG_NOSIGNAL | MSG_DONTWAIT);
+          if (faulted(sys::Syscall::Send, len)) break;
+          r = ::send(op.fd, op.buf, len, MSG_NOSIGNAL | MSG_DONTWAIT);
           if (r < 0 && errno == ENOTSOCK) {
             op.not_socket = true;
             continue;
           }
         } else {
           const sys::SyscallTimer timer(sys::Syscall::Write);
-          r = ::write(op.fd, op.buf, op.len);
+          if (!faulted(sys::Syscall::Write, len)) r = ::write(op.fd, op.buf, len);
         }
         break;
       case OpCode::Recv: {
@@ -134,7 +152,8 @@ int Reactor::perform(Op& op) {
         auto bid = static_cast<std::uint32_t>(id);
         {
           const sys::SyscallTimer timer(sys::Syscall::Read);
-          r = ::read(op.fd, recv_pool_.data(bid), recv_pool_.bytes());
+          len = recv_pool_.bytes();
+          if (!faulted(sys::Syscall::Recv, len)) r = ::read(op.fd, recv_pool_.data(bid), len);
         }
         if (r > 0) {
           op.owner = &recv_pool_;
@@ -168,6 +187,10 @@ bool Reactor::try_now(Op& op) {
   }
   Direction dir = wait_direction(op);
   if (op.code == OpCode::Poll) {
+    if (sys::faults::take_injected_eagain(op.fd)) {  // ready: its EAGAIN was made up
+      op.res = 0;
+      return true;
+    }
     FdState* st = find(op.fd);
     if (!st) return false;
     if (dir == Direction::Read && st->read_closed) {

@@ -21,6 +21,7 @@
 
 #include "loop/backend.hpp"
 #include "loop/uring_buf_ring.hpp"
+#include "sys/faults.hpp"
 #include "sys/uring_linux.hpp"
 #include "zcnet/sys/capabilities.hpp"
 #include "zcnet/sys/fd.hpp"
@@ -81,7 +82,7 @@ class UringProactor final : public Backend, public BufferOwner {
   void handle_op(Op& op, int res, std::uint32_t flags);
   void handle_multishot(Multishot& m, int res, std::uint32_t flags);
   void deliver(Multishot& m, Multishot::Item item);
-  void fill(Op& op, const Multishot& m, Multishot::Item item);
+  void fill(Op& op, Multishot& m, Multishot::Item item);
   void release(Multishot& m, const Multishot::Item& item) noexcept;
   void request_cancel(std::uint64_t ud);
   std::size_t queue_cap(const Multishot& m) const noexcept {
@@ -163,7 +164,14 @@ bool UringProactor::try_now(Op& op) {
   return true;
 }
 
-void UringProactor::fill(Op& op, const Multishot& m, Multishot::Item item) {
+void UringProactor::fill(Op& op, Multishot& m, Multishot::Item item) {
+  if (m.kind == OpCode::Accept && item.res >= 0) {
+    if (int err = sys::faults::inject_fd(sys::faults::FdCall::Accept)) {
+      m.queue.push_front(item);  // waits for the next accept, as in the kernel's backlog
+      op.res = -err;
+      return;
+    }
+  }
   op.res = item.res;
   if (m.kind == OpCode::Recv && item.res > 0) {
     op.owner = this;

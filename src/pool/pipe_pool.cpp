@@ -13,6 +13,8 @@
 #include <climits>
 #include <fstream>
 
+#include "sys/faults.hpp"
+
 namespace zcnet {
 
 namespace {
@@ -101,8 +103,9 @@ Result<PipeLease> PipePool::acquire() {
     }
   }
   int fds[2];
-  if (::pipe2(fds, O_NONBLOCK | O_CLOEXEC) != 0) {
-    Error e = last_error("pipe2", "pipe pool");
+  const int injected = sys::faults::inject_fd(sys::faults::FdCall::Pipe);
+  if (injected != 0 || ::pipe2(fds, O_NONBLOCK | O_CLOEXEC) != 0) {
+    Error e = injected ? Error(injected, "pipe2", "pipe pool") : last_error("pipe2", "pipe pool");
     std::lock_guard lock(mu_);
     --stats_.leased;
     return e;

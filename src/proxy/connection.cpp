@@ -144,6 +144,10 @@ Task<void> proxy_connection(Worker& w, std::size_t listener, UniqueFd client) {
       break;
     }
     if (token.cancelled()) break;
+    if (local_shortage(fd.error().code())) {
+      last = std::move(fd).error();  // socket(): says so, and names no upstream
+      break;
+    }
     pool.connect_failed(i);
     last = Error(fd.error().code(), "connect", u.address.name);
   }
@@ -154,7 +158,11 @@ Task<void> proxy_connection(Worker& w, std::size_t listener, UniqueFd client) {
   const Upstream* chosen =
       index >= 0 ? &pool.upstreams()[static_cast<std::size_t>(index)] : nullptr;
   if (!chosen) {
-    how = token.cancelled() ? Close::Shutdown : Close::NoUpstream;
+    const bool shortage = last && local_shortage(last->code());
+    how = token.cancelled() ? Close::Shutdown : shortage ? Close::Error : Close::NoUpstream;
+    if (how == Close::Error)
+      fmt::print(stderr, "zcnet proxy: {}: no socket towards an upstream for {}: {}\n",
+                 lc.options.name, describe(peer), last->message());
     if (how == Close::NoUpstream)
       fmt::print(stderr, "zcnet proxy: {}: no upstream took the connection from {}: {}\n",
                  lc.options.name, describe(peer),

@@ -17,6 +17,7 @@ namespace {
 
 struct Verdict {
   bool passed = false;
+  bool ran = true;  // false: no socket to check with here (a local shortage): no verdict
   std::string why;
 };
 
@@ -24,8 +25,11 @@ Task<Verdict> check_one(Loop& loop, const Upstream& u, const HealthOptions& h,
                         const CancelToken& stop) {
   const IoOptions io = within(h.timeout, stop);  // named: no temporaries inside co_await
   auto fd = co_await loop.dial(u.address.sa(), u.address.len, io);
-  if (!fd) co_return Verdict{false, Error(fd.error().code(), "connect", u.address.name).message()};
-  Verdict v{true, {}};
+  if (!fd && local_shortage(fd.error().code()))
+    co_return Verdict{false, false, std::move(fd).error().message()};
+  if (!fd)
+    co_return Verdict{false, true, Error(fd.error().code(), "connect", u.address.name).message()};
+  Verdict v{true, true, {}};
   if (!h.http_path.empty()) {
     const std::string req = fmt::format(
         "GET {} HTTP/1.0\r\nHost: {}\r\nUser-Agent: zcnet-proxy-check\r\nConnection: close\r\n\r\n",
@@ -45,8 +49,9 @@ Task<Verdict> check_one(Loop& loop, const Upstream& u, const HealthOptions& h,
     if (have >= 12 && std::memcmp(line, "HTTP/1.", 7) == 0)
       std::from_chars(line + 9, line + 12, status);
     if (status != h.expect_status)
-      v = Verdict{false, status ? fmt::format("HTTP status {} (want {})", status, h.expect_status)
-                                : std::string("no HTTP status line")};
+      v = Verdict{false, true,
+                  status ? fmt::format("HTTP status {} (want {})", status, h.expect_status)
+                         : std::string("no HTTP status line")};
   }
   loop.close(std::move(*fd));
   co_return v;
@@ -56,7 +61,7 @@ Task<void> check_and_record(Loop& loop, std::shared_ptr<const Config> config, st
                             std::size_t ui, CancelToken stop) {
   const ListenerConfig& lc = config->listener(li);
   const Verdict v = co_await check_one(loop, lc.pool->upstreams()[ui], lc.options.health, stop);
-  if (stop.cancelled()) co_return;
+  if (stop.cancelled() || !v.ran) co_return;
   lc.pool->checked(static_cast<int>(ui), v.passed, v.why);
 }
 

@@ -8,11 +8,13 @@
 #include <atomic>
 #include <cerrno>
 
+#include "sys/faults.hpp"
 #include "sys/open_beneath.hpp"
 
 namespace zcnet::sys {
 
 Result<UniqueFd> open_beneath(int root_fd, const char* rel) {
+  if (int err = faults::inject_fd(faults::FdCall::Open)) return Error(err, "openat2", rel);
   // Latched once the kernel says ENOSYS (before 5.6, or filtered by seccomp).
   static std::atomic<bool> no_openat2{false};
   if (!no_openat2.load(std::memory_order_relaxed)) {

@@ -7,11 +7,13 @@
 #include <cstdio>
 #include <string>
 
+#include "sys/faults.hpp"
 #include "sys/open_beneath.hpp"
 
 namespace zcnet::sys {
 
 Result<UniqueFd> open_checked_by_realpath(int root_fd, const char* rel) {
+  if (int err = faults::inject_fd(faults::FdCall::Open)) return Error(err, "openat", rel);
   UniqueFd fd(::openat(root_fd, *rel ? rel : ".", O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY));
   if (!fd) return last_error("openat", rel);
   // Error path and fallback only: the kernel lacks openat2, so two readlinks per open.

@@ -22,13 +22,13 @@ constexpr int kNoSignal = MSG_NOSIGNAL;
 constexpr int kNoSignal = 0;  // BSD/macOS: SO_NOSIGPIPE on the socket instead
 #endif
 
-// Runs `call(len)` until it is not interrupted by a signal, timed as `which` while timing is on.
-// `len` is what the call asks for (0 for a vector: never shortened by fault injection).
+// Runs `call(len)` on `fd` until it is not interrupted by a signal, timed as `which` while timing
+// is on. `len` is what the call asks for (0 for a vector: never shortened by fault injection).
 template <class Call>
-IoResult retry(Syscall which, std::size_t len, Call call) noexcept {
+IoResult retry(Syscall which, int fd, std::size_t len, Call call) noexcept {
   const SyscallTimer timer(which);
   for (;;) {
-    const faults::Injected f = faults::inject(which, len);
+    const faults::Injected f = faults::inject(which, len, {fd});
     IoResult r = f.err ? IoResult{0, f.err} : io_result(call(f.len));
     if (r.err != EINTR) return r;
   }
@@ -74,43 +74,43 @@ bool fits_off_t(std::uint64_t offset) noexcept {
 }  // namespace
 
 IoResult read(int fd, void* buf, std::size_t len) noexcept {
-  return retry(Syscall::Read, len, [&](std::size_t n) { return ::read(fd, buf, n); });
+  return retry(Syscall::Read, fd, len, [&](std::size_t n) { return ::read(fd, buf, n); });
 }
 
 IoResult pread(int fd, void* buf, std::size_t len, std::uint64_t offset) noexcept {
   if (!fits_off_t(offset)) return IoResult{0, EOVERFLOW};
-  return retry(Syscall::Pread, len,
+  return retry(Syscall::Pread, fd, len,
                [&](std::size_t n) { return raw_pread(fd, buf, n, static_cast<off_t>(offset)); });
 }
 
 IoResult write(int fd, const void* buf, std::size_t len) noexcept {
-  return retry(Syscall::Write, len, [&](std::size_t n) { return ::write(fd, buf, n); });
+  return retry(Syscall::Write, fd, len, [&](std::size_t n) { return ::write(fd, buf, n); });
 }
 
 IoResult pwrite(int fd, const void* buf, std::size_t len, std::uint64_t offset) noexcept {
   if (!fits_off_t(offset)) return IoResult{0, EOVERFLOW};
-  return retry(Syscall::Pwrite, len,
+  return retry(Syscall::Pwrite, fd, len,
                [&](std::size_t n) { return ::pwrite(fd, buf, n, static_cast<off_t>(offset)); });
 }
 
 IoResult writev(int fd, const iovec* iov, int count) noexcept {
-  return retry(Syscall::Writev, 0, [&](std::size_t) { return ::writev(fd, iov, count); });
+  return retry(Syscall::Writev, fd, 0, [&](std::size_t) { return ::writev(fd, iov, count); });
 }
 
 IoResult send(int fd, const void* buf, std::size_t len, int flags) noexcept {
-  return retry(Syscall::Send, len,
+  return retry(Syscall::Send, fd, len,
                [&](std::size_t n) { return raw_send(fd, buf, n, flags | kNoSignal); });
 }
 
 IoResult recv(int fd, void* buf, std::size_t len, int flags) noexcept {
-  return retry(Syscall::Recv, len, [&](std::size_t n) { return raw_recv(fd, buf, n, flags); });
+  return retry(Syscall::Recv, fd, len, [&](std::size_t n) { return raw_recv(fd, buf, n, flags); });
 }
 
 IoResult sendv(int fd, const iovec* iov, int count, int flags) noexcept {
   msghdr msg{};
   msg.msg_iov = const_cast<iovec*>(iov);  // sendmsg does not write through it
   msg.msg_iovlen = static_cast<decltype(msg.msg_iovlen)>(count);
-  return retry(Syscall::Sendmsg, 0,
+  return retry(Syscall::Sendmsg, fd, 0,
                [&](std::size_t) { return raw_sendmsg(fd, &msg, flags | kNoSignal); });
 }
 

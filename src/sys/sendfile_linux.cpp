@@ -23,7 +23,7 @@ IoResult sendfile(int out_fd, int in_fd, std::uint64_t& in_offset, std::size_t l
   const SyscallTimer timer(Syscall::Sendfile);
   for (;;) {
     auto off = static_cast<off_t>(in_offset);
-    const faults::Injected f = faults::inject(Syscall::Sendfile, len);
+    const faults::Injected f = faults::inject(Syscall::Sendfile, len, {out_fd});
     IoResult r = f.err ? IoResult{0, f.err} : io_result(::sendfile(out_fd, in_fd, &off, f.len));
     if (r.err == EINTR) continue;
     if (r.ok()) in_offset = static_cast<std::uint64_t>(off);
@@ -38,7 +38,7 @@ IoResult copy_file_range(int in_fd, std::uint64_t& in_offset, int out_fd, std::u
   for (;;) {
     auto in_off = static_cast<off_t>(in_offset);
     auto out_off = static_cast<off_t>(out_offset);
-    const faults::Injected f = faults::inject(Syscall::CopyFileRange, len);
+    const faults::Injected f = faults::inject(Syscall::CopyFileRange, len, {});
     IoResult r = f.err ? IoResult{0, f.err}
                        : io_result(::copy_file_range(in_fd, &in_off, out_fd, &out_off, f.len, 0));
     if (r.err == EINTR) continue;

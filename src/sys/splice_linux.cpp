@@ -25,7 +25,7 @@ IoResult splice(int in_fd, std::uint64_t* in_offset, int out_fd, std::uint64_t* 
   for (;;) {
     loff_t in_off = in_offset ? static_cast<loff_t>(*in_offset) : 0;
     loff_t out_off = out_offset ? static_cast<loff_t>(*out_offset) : 0;
-    const faults::Injected f = faults::inject(Syscall::Splice, len);
+    const faults::Injected f = faults::inject(Syscall::Splice, len, {in_fd, out_fd});
     IoResult r = f.err ? IoResult{0, f.err}
                        : io_result(::splice(in_fd, in_offset ? &in_off : nullptr, out_fd,
                                             out_offset ? &out_off : nullptr, f.len, flags));
@@ -41,7 +41,7 @@ IoResult splice(int in_fd, std::uint64_t* in_offset, int out_fd, std::uint64_t* 
 IoResult tee(int in_fd, int out_fd, std::size_t len, unsigned flags) noexcept {
   const SyscallTimer timer(Syscall::Tee);
   for (;;) {
-    const faults::Injected f = faults::inject(Syscall::Tee, len);
+    const faults::Injected f = faults::inject(Syscall::Tee, len, {in_fd, out_fd});
     IoResult r = f.err ? IoResult{0, f.err} : io_result(::tee(in_fd, out_fd, f.len, flags));
     if (r.err != EINTR) return r;
   }

@@ -28,7 +28,7 @@ long send_zerocopy(int socket_fd, std::span<const std::byte> bytes, bool zerocop
   msg.msg_iovlen = 1;
   const int flags = MSG_NOSIGNAL | (nonblocking ? MSG_DONTWAIT : 0) | (zerocopy ? MSG_ZEROCOPY : 0);
   for (;;) {
-    const faults::Injected f = faults::inject(Syscall::Sendmsg, bytes.size());
+    const faults::Injected f = faults::inject(Syscall::Sendmsg, bytes.size(), {socket_fd});
     if (f.err == EINTR) continue;
     if (f.err) return -f.err;
     iov.iov_len = f.len;

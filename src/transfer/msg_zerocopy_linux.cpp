@@ -15,6 +15,12 @@
 // buffers are released per id only once the counter is known: until then every lent buffer is
 // held until all of this transfer's notifications are in, at which point the last id seen tells
 // us the next one. Precondition: nobody else sends with MSG_ZEROCOPY on this socket meanwhile.
+//
+// Failing. A send that fails while earlier sends are still unnotified does not end the transfer
+// at once: the strategy keeps the error and waits, as a finished transfer does, until the kernel
+// has released every lent buffer (or the socket reports an error of its own, or the caller's
+// deadline ends the wait), then reports it. So a failed transfer gives its buffers back to the
+// pool instead of leaving them lent for good.
 #include <fcntl.h>
 #include <fmt/format.h>
 #include <sys/socket.h>
@@ -41,7 +47,7 @@ class MsgZerocopyStrategy final : public Strategy {
       : stats_(stats_or(ctx, own_stats_)),
         reader_(src, dst, ctx, limit, stats_),
         sock_(fd_of(dst)) {}
-  // A transfer that ends early (an error, a cancel) takes the notifications already queued, so
+  // A transfer that ends early (a cancel, a deadline) takes the notifications already queued, so
   // the buffers of sends the kernel has finished go back to the pool; a buffer whose send is
   // still in flight stays lent to the kernel and is never reused (the pool counts it).
   ~MsgZerocopyStrategy() override {
@@ -91,6 +97,7 @@ class MsgZerocopyStrategy final : public Strategy {
   std::uint32_t last_seen_id_ = 0;
   bool seen_any_id_ = false;
   bool waited_for_notifications_ = false;
+  std::optional<Error> failed_;      // a send failed: reported once nothing is lent (see top)
   std::deque<Lent> chunks_;          // File source: buffers in send order
   std::deque<PendingSend> pending_;  // File source: sends in send order
 };
@@ -122,6 +129,17 @@ Outcome MsgZerocopyStrategy::step(std::uint64_t budget) {
     if (Outcome o = start(); !o.handled) return o;
   }
   Outcome out;
+  if (failed_) {
+    // The socket's own error, if it has one now, ends the wait too: its sends were dropped.
+    const bool dead = outstanding_ > 0 && !collect_notifications();
+    if (outstanding_ == 0 || dead) {
+      out.error = std::move(failed_);
+      return out;
+    }
+    out.wait = Wait{sock_, Direction::Read};
+    waited_for_notifications_ = true;
+    return out;
+  }
   for (;;) {
     if (outstanding_ > 0) {
       if (auto r = collect_notifications(); !r) {
@@ -169,6 +187,12 @@ Outcome MsgZerocopyStrategy::step(std::uint64_t budget) {
       // optmem_max exhausted by notification state: copy this chunk, zero-copy the next ones.
       copy_current_ = true;
       continue;
+    }
+    if (n < 0 && outstanding_ > 0) {  // reported once the kernel has let go (see top)
+      failed_ = fail(static_cast<int>(-n), zerocopy ? "sendmsg MSG_ZEROCOPY" : "sendmsg").error;
+      out.wait = Wait{sock_, Direction::Read};
+      waited_for_notifications_ = true;
+      return out;
     }
     if (n < 0) return fail(static_cast<int>(-n), zerocopy ? "sendmsg MSG_ZEROCOPY" : "sendmsg");
     if (n > 0 && zerocopy) {

@@ -21,6 +21,7 @@
 #include "cli_process.hpp"
 #include "proxy/proxy_protocol.hpp"
 #include "proxy_fixture.hpp"
+#include "sys/faults.hpp"
 #include "zcnet/observe/syscall_timing.hpp"
 
 namespace zcnet::test {
@@ -300,6 +301,37 @@ TEST_P(ProxyTest, NoUpstreamLeftClosesTheClientCleanly) {
   EXPECT_TRUE(
       eventually([&] { return p->metric("zcnet_proxy_closed_total{how=\"no-upstream\"}") == 5; }));
 }
+
+#if ZCNET_FAULTS
+// A socket the proxy cannot open for want of descriptors (EMFILE, ENFILE) is its own shortage, not
+// the upstream's failure: the client is closed with an error, the upstream is not marked down and
+// counts no connect error, and the next connection, with descriptors to be had, gets through.
+TEST_P(ProxyTest, NoDescriptorForTheUpstreamSocket_ClientClosed_UpstreamNotBlamed) {
+  SinkAndSend peer(4096);
+  Upstream up(peer.handler());
+  auto p = start(options({up.address()}));
+  const std::string labels = "{listener=\"test\",upstream=\"" + up.address() + "\"}";
+  sys::faults::arm_process({.seed = 1,
+                            .one_in = 1,
+                            .kinds = 1u << static_cast<unsigned>(sys::faults::Fault::Emfile),
+                            .fd_calls = 1u << static_cast<unsigned>(sys::faults::FdCall::Socket)});
+  for (int i = 0; i < 5; ++i) {
+    UniqueFd c = connect_loopback(p->port());
+    const Got g = read_to_end(c.get());
+    EXPECT_EQ(g.bytes, 0u);
+    EXPECT_TRUE(g.err == 0 || g.err == ECONNRESET) << g.err;
+  }
+  EXPECT_TRUE(
+      eventually([&] { return p->metric("zcnet_proxy_closed_total{how=\"error\"}") == 5; }));
+  sys::faults::disarm_process();
+  EXPECT_EQ(up.connections(), 0u);
+  EXPECT_EQ(p->metric("zcnet_proxy_upstream_connect_errors_total" + labels), 0);
+  EXPECT_EQ(p->metric("zcnet_proxy_upstream_up" + labels), 1);
+  const Got ok = client_exchange(p->port(), 100);
+  EXPECT_EQ(ok.bytes, 4096u);
+  EXPECT_EQ(ok.hash, pattern_hash(4096, 2));
+}
+#endif
 
 TEST_P(ProxyTest, HealthChecksMarkDownAfterFallAndUpAfterRise) {
   SinkAndSend peer(10);

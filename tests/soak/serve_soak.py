@@ -294,6 +294,10 @@ async def client(args, port, files, stats, deadline, rng):
             stats.responses["416"] += 1
             served, last_done = served + 1, time.monotonic()
             continue
+        elif status == 503 and args.faults and cut is None:
+            stats.responses["faulted"] += 1  # EMFILE or ENFILE made up for the file's open
+            served, last_done = served + 1, time.monotonic()
+            continue
         else:
             stats.fail(f"f{fid}: status {status}")
             writer.close()
@@ -459,8 +463,8 @@ def main():
     ap.add_argument("--faults", metavar="SEED:ONE_IN",
                     help="run the server (and the proxy, with SEED+1) with faults injected at its "
                     "syscall seam (a build with ZCNET_FAULTS: the asan and tsan presets); a "
-                    "response cut short or a connection closed before one is then allowed, its "
-                    "bytes still checked")
+                    "response cut short, a connection closed before one, and a 503 (EMFILE or "
+                    "ENFILE made up for a file's open) are then allowed, every byte still checked")
     args = ap.parse_args()
 
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
