@@ -4,7 +4,7 @@
 // error a transfer may end with, so every client must get the whole file byte-exact, no wait may
 // hang (an EAGAIN made up under edge-triggered epoll is the case to catch), accepts pause and
 // resume, and no descriptor is left when the seed ends.
-// ZCNET_FAULT_SEED=N replays one seed; ZCNET_FAULT_SEEDS=N runs seeds 1 to N (default 200).
+// ZCNET_FAULT_SEED=N replays one seed; ZCNET_LOOP_FAULT_SEEDS=N runs seeds 1 to N (default 200).
 #include <sys/socket.h>
 #include <xxhash.h>
 
@@ -104,7 +104,7 @@ TEST_P(LoopFaults, EverySeed_TransientFaultsOnTheLoopThread_EveryClientByteExact
   ASSERT_TRUE(loop);
   const auto file = TempFile::with_pattern(300'001, 11);
   std::uint64_t first = 1, last = 200;
-  if (const char* n = std::getenv("ZCNET_FAULT_SEEDS")) last = std::strtoull(n, nullptr, 10);
+  if (const char* n = std::getenv("ZCNET_LOOP_FAULT_SEEDS")) last = std::strtoull(n, nullptr, 10);
   if (const char* one = std::getenv("ZCNET_FAULT_SEED"))
     first = last = std::strtoull(one, nullptr, 10);
   sys::faults::Counts all;
