@@ -38,9 +38,10 @@ for preset in $presets; do
   echo "=== $preset: ctest"
   # Tests share 2 cores and real sockets: run them one at a time so timings stay sane.
   env_extra=()
-  # TSan runs the seeded fault injection on 500 seeds per strategy (ASan runs all 2000).
+  # TSan runs the seeded fault injection on 500 seeds per strategy and 50 per loop backend (ASan
+  # runs all 2000 and 200).
   [ "$preset" = tsan ] && env_extra=(TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1"
-                                     ZCNET_FAULT_SEEDS=500)
+                                     ZCNET_FAULT_SEEDS=500 ZCNET_LOOP_FAULT_SEEDS=50)
   env "${env_extra[@]}" ctest --preset "$preset" -j 1
   stage_done "$preset ctest"
   if [ "$preset" = asan ] || [ "$preset" = tsan ]; then
