@@ -87,6 +87,7 @@ const std::vector<Field>& fields() {
       field("output-buffer", &ServeArgs::output_buffer),
       field("local-sendfile-max", &ServeArgs::local_sendfile_max),
       field("notsent-lowat", &ServeArgs::notsent_lowat),
+      field("sendfile-notsent-lowat", &ServeArgs::sendfile_notsent_lowat),
       field("open-file-cache", &ServeArgs::open_file_cache),
       field("open-file-cache-valid", &ServeArgs::open_file_cache_valid),
   };
@@ -204,7 +205,12 @@ void add_serve_options(CLI::App* cmd, ServeCommandLine& line) {
       ->capture_default_str();
   cmd->add_option("--notsent-lowat", a.notsent_lowat,
                   "TCP_NOTSENT_LOWAT of each connection: a socket takes more of a body only while "
-                  "fewer bytes than this wait unsent in it (0: the kernel's default)")
+                  "fewer bytes than this wait unsent in it (0: the kernel's default, for every "
+                  "body)")
+      ->capture_default_str();
+  cmd->add_option("--sendfile-notsent-lowat", a.sendfile_notsent_lowat,
+                  "the same mark while a body goes by sendfile, which moves bodies of up to a few "
+                  "MiB faster with a smaller mark (0: --notsent-lowat for every body)")
       ->capture_default_str();
   cmd->add_option("--open-file-cache", a.open_file_cache,
                   "open files kept per worker with their metadata (0: none), like nginx's "
@@ -254,7 +260,8 @@ ServeArgs effective_serve_args(const ServeCommandLine& line) {
   for (auto [name, text] : {std::pair{"sendfile-max-chunk", &a.sendfile_max_chunk},
                             std::pair{"output-buffer", &a.output_buffer},
                             std::pair{"local-sendfile-max", &a.local_sendfile_max},
-                            std::pair{"notsent-lowat", &a.notsent_lowat}}) {
+                            std::pair{"notsent-lowat", &a.notsent_lowat},
+                            std::pair{"sendfile-notsent-lowat", &a.sendfile_notsent_lowat}}) {
     std::uint64_t v = 0;
     try {
       v = parse_size(*text);
@@ -263,8 +270,8 @@ ServeArgs effective_serve_args(const ServeCommandLine& line) {
     }
     if (v > (std::uint64_t{1} << 30))
       throw std::runtime_error(fmt::format("{} must be at most 1G, not {}", name, *text));
-    const bool zero_allowed =
-        std::string_view(name) == "local-sendfile-max" || std::string_view(name) == "notsent-lowat";
+    const bool zero_allowed = std::string_view(name) == "local-sendfile-max" ||
+                              std::string_view(name).ends_with("notsent-lowat");
     if (v == 0 && !zero_allowed)
       throw std::runtime_error(fmt::format("{} must be at least 1 byte", name));
   }
@@ -287,6 +294,7 @@ http::ServerOptions server_options(const ServeArgs& a, int log_fd) {
   o.chunk_bytes = static_cast<std::size_t>(parse_size(a.output_buffer));
   o.server_sendfile_max_bytes = parse_size(a.local_sendfile_max);
   o.notsent_lowat = static_cast<std::uint32_t>(parse_size(a.notsent_lowat));
+  o.sendfile_notsent_lowat = static_cast<std::uint32_t>(parse_size(a.sendfile_notsent_lowat));
   o.open_file_cache_entries = a.open_file_cache;
   o.open_file_cache_valid = seconds(a.open_file_cache_valid);
   o.access_log_fd = log_fd;

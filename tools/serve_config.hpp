@@ -34,12 +34,13 @@ struct ServeArgs {
   bool autoindex = false;
   bool allow_symlinks_outside = false;
   // Tuning, named after the nginx directive each corresponds to (sizes: 4096, 64K, 2M ...).
-  std::string sendfile_max_chunk = "2M";  // bytes per connection per loop turn
-  std::string output_buffer = "256K";     // buffer strategies' chunk (nginx: output_buffers)
-  std::string local_sendfile_max = "2M";  // local peers: sendfile up to this size (0: Profile)
-  std::string notsent_lowat = "64K";      // TCP_NOTSENT_LOWAT per connection (0: kernel's)
-  std::size_t open_file_cache = 1024;     // entries per worker (0: no cache)
-  double open_file_cache_valid = 1;       // seconds an entry is trusted before a fstatat
+  std::string sendfile_max_chunk = "2M";       // bytes per connection per loop turn
+  std::string output_buffer = "256K";          // buffer strategies' chunk (nginx: output_buffers)
+  std::string local_sendfile_max = "2M";       // local peers: sendfile up to this size (0: Profile)
+  std::string notsent_lowat = "64K";           // TCP_NOTSENT_LOWAT per connection (0: kernel's)
+  std::string sendfile_notsent_lowat = "16K";  // ... while a body goes by sendfile (0: the above)
+  std::size_t open_file_cache = 1024;          // entries per worker (0: no cache)
+  double open_file_cache_valid = 1;            // seconds an entry is trusted before a fstatat
 };
 
 // The flags as given, and which of them were given (their long names without dashes).

@@ -26,6 +26,7 @@ import argparse
 import os
 import resource
 import re
+import shlex
 import shutil
 import signal
 import statistics
@@ -34,7 +35,7 @@ import sys
 import tempfile
 import time
 
-SIZES = {"4k": 4096, "64k": 65536, "1m": 1 << 20, "16m": 16 << 20}
+SIZES = {"4k": 4096, "64k": 65536, "1m": 1 << 20, "2m": 2 << 20, "4m": 4 << 20, "16m": 16 << 20}
 TICK = os.sysconf("SC_CLK_TCK")
 
 
@@ -167,6 +168,10 @@ def main():
                     "'--backend epoll'")
     ap.add_argument("--minhttp", default=DEFAULT_MINHTTP,
                     help="the floor's source (default: ../shared/bench/minhttp.c beside the repo)")
+    ap.add_argument("--zcnet-variant", action="append", default=[], metavar="NAME=ARGS",
+                    help="one more zcnet serve, named zcnet-NAME, started with ARGS appended "
+                    "(and --zcnet-args), e.g. 'lowat16k=--notsent-lowat 16K'; repeatable; each "
+                    "is added to --servers")
     ap.add_argument("--servers", default="zcnet,nginx-sendfile,nginx-nosendfile,floor-memory,"
                     "floor-sendfile",
                     help="comma list of: " + ", ".join(SERVERS) + " (zcnet-sendfile and "
@@ -176,6 +181,14 @@ def main():
     durations = parse_durations(args.duration)
     timeouts = parse_durations(args.wrk_timeout, str)
     servers = args.servers.split(",")
+    for i, v in enumerate(args.zcnet_variant):
+        name, sep, extra = v.partition("=")
+        if not sep or not name:
+            sys.exit(f"--zcnet-variant '{v}' is not NAME=ARGS")
+        SERVERS["zcnet-" + name] = 18100 + i
+        ZCNET_FORCED["zcnet-" + name] = shlex.split(extra)
+        if "zcnet-" + name not in servers:
+            servers.append("zcnet-" + name)
     for s in servers:
         if s not in SERVERS:
             sys.exit(f"unknown server {s}: one of {', '.join(SERVERS)}")

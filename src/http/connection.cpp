@@ -161,11 +161,28 @@ struct ReadWant {
 // whether a request was answered yet. Small: it lives in the idle coroutine's frame.
 struct Session {
   std::shared_ptr<const Site> site;   // pinned: a reload applies to later connections
+  std::uint32_t lowat = 0;            // the socket's TCP_NOTSENT_LOWAT now (0: the kernel's)
   bool peer_local = false;            // the peer's location, asked once per connection
   bool first = true;                  // no request answered yet
   Clock::time_point since;            // accepted, or the last response sent: idle from here
   char peer[INET6_ADDRSTRLEN] = "-";  // for the access log and spans (filled only for them)
 };
+
+// The low-water mark for a body going by `how`: ServerOptions::sendfile_notsent_lowat for
+// sendfile, notsent_lowat otherwise; a setsockopt only when the connection's mark changes.
+void mark_for_body(int sock, Session& session, const ServerOptions& o, StrategyKind how) {
+#ifdef TCP_NOTSENT_LOWAT
+  if (o.notsent_lowat == 0) return;
+  const std::uint32_t want = how == StrategyKind::Sendfile && o.sendfile_notsent_lowat != 0
+                                 ? o.sendfile_notsent_lowat
+                                 : o.notsent_lowat;
+  if (want == session.lowat) return;
+  const unsigned v = want;
+  if (::setsockopt(sock, IPPROTO_TCP, TCP_NOTSENT_LOWAT, &v, sizeof v) == 0) session.lowat = want;
+#else
+  (void)sock, (void)session, (void)o, (void)how;
+#endif
+}
 
 // How a busy period ended.
 enum class After : std::uint8_t {
@@ -583,6 +600,7 @@ Task<After> serve_busy(Worker& w, ConnState& state, UniqueFd& fd, Session& sessi
         response.traced->body_ns = unix_nanos();
         response.traced->choice = choice;
       }
+      mark_for_body(sock, session, o, choice.strategy);
       SentNow now;
       if (choice.strategy == StrategyKind::Sendfile)  // what the socket takes at once, now
         now = send_file_now(sock, c.head(response), response.plan.body_fd(), response.plan.offset,
@@ -628,6 +646,7 @@ Task<void> serve_connection(Worker& w, UniqueFd fd) {
   session.site = w.site();  // pinned for the connection's life
   const ServerOptions& o = session.site->options();
   tune_socket(sock, o.notsent_lowat);
+  session.lowat = o.notsent_lowat;
   session.peer_local = peer_is_local(sock);
   if (session.site->access_log_fd() >= 0 || o.tracer) describe_peer(sock, session.peer);
   const CancelToken token = state.cancel.token();

@@ -364,6 +364,39 @@ TEST_P(HttpServe, SocketOptions_NodelayAndNotsentLowatOnEveryAcceptedSocket) {
   }
 }
 
+// A body that goes by sendfile gets --sendfile-notsent-lowat (16 KiB by default), one the server
+// copies from its mapping (above --local-sendfile-max) --notsent-lowat again, on the same
+// connection; 0 for the sendfile mark keeps --notsent-lowat, 0 for --notsent-lowat keeps the
+// kernel's for both. Each body byte-exact.
+TEST_P(HttpServe, SocketOptions_SendfileBodiesTakeTheirOwnMark) {
+  for (auto [flags, sendfile_mark, copy_mark] :
+       {std::tuple<std::vector<std::string>, int, int>{{}, 16384, 65536},
+        {{"--sendfile-notsent-lowat", "8K"}, 8192, 65536},
+        {{"--sendfile-notsent-lowat", "0"}, 65536, 65536},
+        {{"--notsent-lowat", "0"}, 0, 0}}) {
+    const std::string name = flags.empty() ? "default" : flags[0] + " " + flags[1];
+    start(flags);
+    auto c = client();
+    UniqueFd theirs;  // the server's end, found once the client has connected
+    for (std::size_t size : {std::size_t{65537}, kBig, std::size_t{65537}}) {
+      auto r = c.request("/f" + std::to_string(size) + ".bin");
+      ASSERT_TRUE(r) << name;
+      EXPECT_EQ(hash_of(r->body), file_hash(size)) << name;
+      if (!theirs) {
+        std::string why;
+        theirs = server_side_socket(server_->pid(), c, why);
+        if (!theirs && why.rfind("pidfd_", 0) == 0)
+          GTEST_SKIP() << "cannot look into the server's sockets here: " << why;
+        ASSERT_TRUE(theirs) << why;
+      }
+      EXPECT_EQ(tcp_option(theirs.get(), TCP_NOTSENT_LOWAT),
+                size == kBig ? copy_mark : sendfile_mark)
+          << name << ", after a body of " << size;
+    }
+    EXPECT_EQ(server_->terminate(), 0) << server_->log();
+  }
+}
+
 TEST_P(HttpServe, AccessLog_OneLinePerRequest) {
   const std::string log = base_ + "/access.log";
   start({"--access-log", log});

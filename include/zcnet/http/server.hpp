@@ -52,8 +52,12 @@ struct ServerOptions {
   // chunks move large bodies faster, for more buffer memory.
   std::size_t chunk_bytes = 256 * 1024;
   // TCP_NOTSENT_LOWAT on every accepted socket, so a body is fed as the peer takes it instead of
-  // parked in socket buffers (with TCP_NODELAY, which serve sets too). 0: the kernel's default.
+  // parked in socket buffers (with TCP_NODELAY, which serve sets too). 0: the kernel's default,
+  // for every body (sendfile_notsent_lowat too).
   std::uint32_t notsent_lowat = 64 * 1024;
+  // The mark while a body goes by sendfile (set when a connection's body changes between sendfile
+  // and a copy; docs/performance.md, "TCP_NOTSENT_LOWAT by how the body goes"). 0: notsent_lowat.
+  std::uint32_t sendfile_notsent_lowat = 16 * 1024;
   bool allow_dotfiles = false;
   bool autoindex = false;               // list a directory that has no index.html
   bool allow_symlinks_outside = false;  // follow symlinks that leave the root ("..": never)
