@@ -3,13 +3,14 @@
 // EMFILE or ENFILE where a pipe is made, at seeded random calls of the sending thread. Each
 // transfer either completes byte-exact or ends in a typed error naming one of the injected errnos
 // after an exact prefix of the file (or, with no pipe to be had, declines before taking a byte);
-// none hangs; and no descriptor, pipe or buffer is left behind, none lent to the kernel either
+// none hangs; and no descriptor, mapping, pipe or buffer is left behind, none lent to the kernel
 // (counted after every seed: a failed MSG_ZEROCOPY transfer reports its error once the kernel
 // has released every buffer it lent). A failing seed replays alone: ZCNET_FAULT_SEED=N runs only
 // that seed; ZCNET_FAULT_SEEDS=N runs seeds 1 to N (default 2000 per strategy).
 #include <dirent.h>
 
 #include <cstdlib>
+#include <fstream>
 #include <string>
 #include <vector>
 
@@ -34,6 +35,17 @@ std::size_t open_fds() {
     while (::readdir(d)) ++n;
     ::closedir(d);
   }
+  return n;
+}
+
+// Mappings of `path` in this process (/proc/self/maps lines naming it).
+std::size_t mappings_of(const std::string& path) {
+  std::ifstream maps("/proc/self/maps");
+  std::size_t n = 0;
+  for (std::string line; std::getline(maps, line);)
+    if (line.size() >= path.size() &&
+        line.compare(line.size() - path.size(), path.size(), path) == 0)
+      ++n;
   return n;
 }
 
@@ -83,6 +95,7 @@ TEST_P(SyscallFaults, EverySeed_ByteExactOrTypedErrorAfterAnExactPrefix_NoLeakNo
       counts = armed.counts();
     }
     c.reset();
+    ASSERT_EQ(mappings_of(f.path()), 0u) << "a mapping of the file left";
     const Receiver::Result got = rx.wait();
     faults += counts.total();
     ASSERT_FALSE(d.timed_out) << "no readiness for 5 s: a hang";
