@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "http_fixture.hpp"
+#include "zcnet/sys/capabilities.hpp"
 
 namespace zcnet::test {
 namespace {
@@ -369,6 +370,7 @@ TEST_P(HttpServe, SocketOptions_NodelayAndNotsentLowatOnEveryAcceptedSocket) {
 // connection; 0 for the sendfile mark keeps --notsent-lowat, 0 for --notsent-lowat keeps the
 // kernel's for both. Each body byte-exact.
 TEST_P(HttpServe, SocketOptions_SendfileBodiesTakeTheirOwnMark) {
+  if (!Capabilities::probe().sendfile) GTEST_SKIP() << "no sendfile in this build";
   for (auto [flags, sendfile_mark, copy_mark] :
        {std::tuple<std::vector<std::string>, int, int>{{}, 16384, 65536},
         {{"--sendfile-notsent-lowat", "8K"}, 8192, 65536},
