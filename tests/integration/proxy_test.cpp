@@ -119,6 +119,16 @@ Got client_exchange(std::uint16_t port, std::size_t up) {
   return g;
 }
 
+// `n` clients in a row, each closed by the proxy (an end of stream or a reset) before any byte.
+void expect_closed_before_any_byte(std::uint16_t port, int n) {
+  for (int i = 0; i < n; ++i) {
+    UniqueFd c = connect_loopback(port);
+    const Got g = read_to_end(c.get());
+    EXPECT_EQ(g.bytes, 0u) << "client " << i;
+    EXPECT_TRUE(g.err == 0 || g.err == ECONNRESET) << "client " << i << ": " << g.err;
+  }
+}
+
 TEST_P(ProxyTest, RelaysBothWaysByteExactFromOneByteUp) {
   for (std::size_t size : {std::size_t{1}, std::size_t{65537}, std::size_t{8} << 20}) {
     SCOPED_TRACE(size);
@@ -292,12 +302,7 @@ TEST_P(ProxyTest, UpstreamKilledMidRunFailsOverWithoutHangingClients) {
 
 TEST_P(ProxyTest, NoUpstreamLeftClosesTheClientCleanly) {
   auto p = start(options({"127.0.0.1:" + std::to_string(closed_port())}));
-  for (int i = 0; i < 5; ++i) {
-    UniqueFd c = connect_loopback(p->port());
-    const Got g = read_to_end(c.get());
-    EXPECT_EQ(g.bytes, 0u);
-    EXPECT_TRUE(g.err == 0 || g.err == ECONNRESET) << g.err;
-  }
+  expect_closed_before_any_byte(p->port(), 5);
   EXPECT_TRUE(
       eventually([&] { return p->metric("zcnet_proxy_closed_total{how=\"no-upstream\"}") == 5; }));
 }
@@ -315,12 +320,7 @@ TEST_P(ProxyTest, NoDescriptorForTheUpstreamSocket_ClientClosed_UpstreamNotBlame
                             .one_in = 1,
                             .kinds = 1u << static_cast<unsigned>(sys::faults::Fault::Emfile),
                             .fd_calls = 1u << static_cast<unsigned>(sys::faults::FdCall::Socket)});
-  for (int i = 0; i < 5; ++i) {
-    UniqueFd c = connect_loopback(p->port());
-    const Got g = read_to_end(c.get());
-    EXPECT_EQ(g.bytes, 0u);
-    EXPECT_TRUE(g.err == 0 || g.err == ECONNRESET) << g.err;
-  }
+  expect_closed_before_any_byte(p->port(), 5);
   EXPECT_TRUE(
       eventually([&] { return p->metric("zcnet_proxy_closed_total{how=\"error\"}") == 5; }));
   sys::faults::disarm_process();
