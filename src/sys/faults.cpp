@@ -41,7 +41,6 @@ std::atomic<std::uint64_t> g_generation{0};  // one per arm_process()
 
 // The faults each call can meet in the kernel.
 std::uint32_t possible(Syscall call) noexcept {
-  constexpr auto bit = [](Fault f) { return 1u << static_cast<unsigned>(f); };
   const std::uint32_t base = bit(Fault::Eintr) | bit(Fault::Short);
   switch (call) {
     case Syscall::Read:
@@ -159,8 +158,8 @@ Injected inject(Syscall call, std::size_t len, Fds fds) noexcept {
   const std::uint64_t r = next(a->state_);
   if (a->plan_.one_in == 0 || r % a->plan_.one_in != 0) return {0, len};
   std::uint32_t can = possible(call) & a->plan_.kinds;
-  if (len < 2) can &= ~(1u << static_cast<unsigned>(Fault::Short));
-  if (fds.a < 0) can &= ~(1u << static_cast<unsigned>(Fault::Eagain));
+  if (len < 2) can &= ~bit(Fault::Short);
+  if (fds.a < 0) can &= ~bit(Fault::Eagain);
   if (can == 0) return {0, len};
   const unsigned f = pick(can, r);
   ++a->counts_.injected[f];
@@ -190,13 +189,11 @@ Injected inject(Syscall call, std::size_t len, Fds fds) noexcept {
 
 int inject_fd(FdCall call) noexcept {
   Armed* a = armed_here();
-  if (!a || !(a->plan_.fd_calls & (1u << static_cast<unsigned>(call)))) return 0;
+  if (!a || !(a->plan_.fd_calls & bit(call))) return 0;
   ++a->counts_.calls;
   const std::uint64_t r = next(a->state_);
   if (a->plan_.one_in == 0 || r % a->plan_.one_in != 0) return 0;
-  const std::uint32_t can = ((1u << static_cast<unsigned>(Fault::Emfile)) |
-                             (1u << static_cast<unsigned>(Fault::Enfile))) &
-                            a->plan_.kinds;
+  const std::uint32_t can = (bit(Fault::Emfile) | bit(Fault::Enfile)) & a->plan_.kinds;
   if (can == 0) return 0;
   const unsigned f = pick(can, r);
   ++a->counts_.injected[f];

@@ -45,6 +45,14 @@ inline constexpr std::uint32_t kAllFaults = (1u << kFaults) - 1;
 // The calls that make a descriptor, for inject_fd().
 enum class FdCall : std::uint8_t { Accept, Open, Pipe, Socket };
 
+// A plan's mask bit for one fault (Plan::kinds) or one descriptor call (Plan::fd_calls).
+constexpr std::uint32_t bit(Fault f) noexcept {
+  return 1u << static_cast<unsigned>(f);
+}
+constexpr std::uint32_t bit(FdCall c) noexcept {
+  return 1u << static_cast<unsigned>(c);
+}
+
 struct Plan {
   std::uint64_t seed = 1;
   std::uint32_t one_in = 8;          // each call is faulted with probability 1 / one_in

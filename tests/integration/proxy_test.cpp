@@ -318,8 +318,8 @@ TEST_P(ProxyTest, NoDescriptorForTheUpstreamSocket_ClientClosed_UpstreamNotBlame
   const std::string labels = "{listener=\"test\",upstream=\"" + up.address() + "\"}";
   sys::faults::arm_process({.seed = 1,
                             .one_in = 1,
-                            .kinds = 1u << static_cast<unsigned>(sys::faults::Fault::Emfile),
-                            .fd_calls = 1u << static_cast<unsigned>(sys::faults::FdCall::Socket)});
+                            .kinds = sys::faults::bit(sys::faults::Fault::Emfile),
+                            .fd_calls = sys::faults::bit(sys::faults::FdCall::Socket)});
   expect_closed_before_any_byte(p->port(), 5);
   EXPECT_TRUE(
       eventually([&] { return p->metric("zcnet_proxy_closed_total{how=\"error\"}") == 5; }));

@@ -26,9 +26,7 @@ using namespace std::chrono_literals;
 class LoopFaults : public LoopTest {};
 ZCNET_LOOP_TEST_SUITE(LoopFaults);
 
-constexpr std::uint32_t bit(sys::faults::Fault f) {
-  return 1u << static_cast<unsigned>(f);
-}
+using sys::faults::bit;
 // The faults that never end a transfer: each is retried, waited out or worked around.
 constexpr std::uint32_t kTransient =
     bit(sys::faults::Fault::Eintr) | bit(sys::faults::Fault::Short) |

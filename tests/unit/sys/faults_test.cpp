@@ -11,14 +11,11 @@ namespace zcnet {
 namespace {
 
 using sys::Syscall;
+using sys::faults::bit;
 using sys::faults::Fault;
 using sys::faults::FdCall;
 
 #if ZCNET_FAULTS
-
-constexpr std::uint32_t bit(Fault f) {
-  return 1u << static_cast<unsigned>(f);
-}
 
 std::vector<int> fd_results(std::uint64_t seed) {
   const sys::faults::Armed armed({.seed = seed, .one_in = 3});
@@ -41,8 +38,7 @@ TEST(Faults, SameSeedSameFaults_OnlyEmfileOrEnfileFromDescriptorCalls) {
 }
 
 TEST(Faults, FdCallsMask_OnlyTheNamedCallsFail) {
-  const sys::faults::Armed armed(
-      {.seed = 1, .one_in = 1, .fd_calls = 1u << static_cast<unsigned>(FdCall::Pipe)});
+  const sys::faults::Armed armed({.seed = 1, .one_in = 1, .fd_calls = bit(FdCall::Pipe)});
   for (int i = 0; i < 50; ++i) {
     EXPECT_EQ(sys::faults::inject_fd(FdCall::Accept), 0);
     EXPECT_EQ(sys::faults::inject_fd(FdCall::Open), 0);
